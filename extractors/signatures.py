@@ -1,0 +1,426 @@
+"""Offline validation of the digital signatures embedded in a PDF.
+
+Each signature is checked with pyHanko: integrity of the signed bytes, the CMS signature, a
+chain to a configured trust root at the signing time, revocation data carried by the file,
+and difference analysis of every update appended after signing. Nothing is fetched from the
+network. One report per signature field; a signature that cannot be processed becomes a
+`malformed` report, never an exception and never `valid`.
+
+The validation time is the signing time (a trusted timestamp if there is one, otherwise the
+time the signer claims), as Adobe Reader does by default: evidence is appraised months after
+signing, when personal certificates may have expired since. A claimed time is the signer's
+word only; `signing_time_source` says which one was used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+from io import BytesIO
+from pathlib import Path
+
+from asn1crypto import cms
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import pdf as asn1_pdf  # noqa: F401 — registers Adobe's revocation attribute
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESIndeterminate
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.general import find_cms_attribute_iter
+from pyhanko.sign.validation import (
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext
+
+from models.document import nfc
+from models.errors import KiemchungError
+from models.signatures import (
+    HARMLESS_MODIFICATIONS,
+    SignatureReport,
+    SigningTimeSource,
+)
+
+# pyHanko logs every failed check with a traceback; the report already carries the reason,
+# so without a handler configured by the application those records must not reach stderr.
+for _logger in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
+
+SIGNATURE_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/PBAD.PAdES"}
+TIMESTAMP_SUBFILTERS = {"/ETSI.RFC3161"}
+CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c"}
+# Real signing certificates carry digitalSignature, nonRepudiation or both; accept either.
+SIGNER_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
+                                       match_all_key_usages=False)
+EXPIRY_PROBLEMS = {AdESIndeterminate.EXPIRED, AdESIndeterminate.NOT_YET_VALID,
+                   AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
+
+
+# -- trust store -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrustStore:
+    roots: tuple[x509.Certificate, ...] = ()
+    intermediates: tuple[x509.Certificate, ...] = ()
+
+    def fingerprints(self) -> dict[str, str]:
+        """SHA-256 fingerprint → subject, for operators to compare with published values."""
+        return {fingerprint_sha256(c): c.subject.rfc4514_string()
+                for c in self.roots + self.intermediates}
+
+
+def fingerprint_sha256(cert: x509.Certificate | asn1_x509.Certificate) -> str:
+    if isinstance(cert, asn1_x509.Certificate):
+        digest = cert.sha256
+    else:
+        digest = cert.fingerprint(hashes.SHA256())
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def _read_certificates(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN PKCS7-----" in data:
+            return pkcs7.load_pem_pkcs7_certificates(data)
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        try:
+            return [x509.load_der_x509_certificate(data)]
+        except ValueError:
+            return pkcs7.load_der_pkcs7_certificates(data)   # .p7b bundles as published
+    except ValueError as exc:
+        raise KiemchungError(f"trust file {path} holds no readable certificate: {exc}") from exc
+
+
+def load_trust(paths: list[Path]) -> TrustStore:
+    """Read PEM, DER or PKCS#7 certificate files, or folders of them; self-signed ones become
+    roots and the others intermediates (held so PDFs may embed only the signer's cert)."""
+    certs: dict[bytes, x509.Certificate] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in CERT_SUFFIXES)
+        elif path.is_file():
+            files = [path]
+        else:
+            raise KiemchungError(f"trust path not found: {path}")
+        for file in files:
+            for cert in _read_certificates(file):
+                certs.setdefault(cert.fingerprint(hashes.SHA256()), cert)
+    roots = tuple(c for c in certs.values() if _is_self_signed(c))
+    intermediates = tuple(c for c in certs.values() if not _is_self_signed(c))
+    return TrustStore(roots=roots, intermediates=intermediates)
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+# -- reading the file ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _RevocationData:
+    crls: tuple[asn1_crl.CertificateList, ...] = ()
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...] = ()
+
+
+def _open_reader(pdf_bytes: bytes) -> tuple[PdfFileReader, list, bool]:
+    """Strict parse first; real documents from some tools only open leniently."""
+    try:
+        reader = PdfFileReader(BytesIO(pdf_bytes), strict=True)
+        return reader, list(enumerate_sig_fields(reader, filled_status=True)), False
+    except PdfReadError:
+        reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
+        return reader, list(enumerate_sig_fields(reader, filled_status=True)), True
+
+
+def _dss_revocation_data(reader: PdfFileReader) -> _RevocationData:
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return _RevocationData()
+    crls = tuple(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
+                 for ref in dss.crls)
+    ocsps = tuple(asn1_ocsp.OCSPResponse.load(
+        ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)) for ref in dss.ocsps)
+    return _RevocationData(crls, ocsps)
+
+
+def _cms_revocation_data(sig: EmbeddedPdfSignature) -> _RevocationData:
+    """Revocation data inside the CMS: the SignedData crls field and Adobe's signed
+    revocation-info attribute."""
+    crls, ocsps = [], []
+    for choice in sig.signed_data["crls"] or ():
+        if choice.name == "crl":
+            crls.append(choice.chosen)
+    for archival in find_cms_attribute_iter(sig.signer_info["signed_attrs"],
+                                            "adobe_revocation_info_archival"):
+        crls += list(archival["crl"] or ())
+        ocsps += list(archival["ocsp"] or ())
+    return _RevocationData(tuple(crls), tuple(ocsps))
+
+
+def _covers(data: _RevocationData, cert: asn1_x509.Certificate) -> bool:
+    """Whether the file carries a CRL from the certificate's issuer or an OCSP answer for it."""
+    if any(c["tbs_cert_list"]["issuer"] == cert.issuer for c in data.crls):
+        return True
+    for response in data.ocsps:
+        try:
+            answers = response.basic_ocsp_response["tbs_response_data"]["responses"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if any(a["cert_id"]["serial_number"].native == cert.serial_number for a in answers):
+            return True
+    return False
+
+
+def _claimed_time(sig: EmbeddedPdfSignature
+                  ) -> tuple[dt.datetime | None, SigningTimeSource | None]:
+    for attr in find_cms_attribute_iter(sig.signer_info["signed_attrs"], "signing_time"):
+        return attr.native, SigningTimeSource.SIGNED_ATTRIBUTE
+    if "/M" in sig.sig_object:
+        when = sig.self_reported_timestamp
+        return (when, SigningTimeSource.M) if when else (None, None)
+    return None, None
+
+
+def _token_time(signed_data: cms.SignedData) -> dt.datetime | None:
+    """genTime of an RFC 3161 token, read before validating it (to pick the validation time)."""
+    content = signed_data["encap_content_info"]
+    if content["content_type"].native != "tst_info":
+        return None
+    return content["content"].parsed["gen_time"].native
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    # ASN.1 times are UTC; a PDF date without an offset is taken as UTC too.
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _signature_token_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
+    unsigned = sig.signer_info["unsigned_attrs"]
+    if not unsigned:
+        return None
+    for token in find_cms_attribute_iter(unsigned, "signature_time_stamp_token"):
+        return _token_time(token["content"])
+    return None
+
+
+# -- names -----------------------------------------------------------------------------------
+
+def _name_values(name: asn1_x509.Name, attribute: str) -> list[str]:
+    """Values of one attribute type, in DN order; asn1crypto decodes UTF8String and BMPString
+    alike."""
+    values = []
+    for rdn in name.chosen:
+        for type_and_value in rdn:
+            if type_and_value["type"].native == attribute:
+                values.append(nfc(str(type_and_value["value"].native)))
+    return values
+
+
+def _common_name(name: asn1_x509.Name) -> str:
+    names = _name_values(name, "common_name")
+    return names[0] if names else nfc(name.human_friendly)
+
+
+def _org(name: asn1_x509.Name) -> str | None:
+    parts = _name_values(name, "organization_name") + \
+        _name_values(name, "organizational_unit_name")
+    return ", ".join(parts) or None
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def _context(trust: TrustStore, moment: dt.datetime, revocation: _RevocationData,
+             embedded: list[asn1_x509.Certificate]) -> ValidationContext:
+    # A fresh context per signature: pyHanko registers each signature's certificates in it.
+    return ValidationContext(
+        trust_roots=[_asn1(c) for c in trust.roots],
+        other_certs=[_asn1(c) for c in trust.intermediates] + embedded,
+        moment=moment, best_signature_time=moment,
+        allow_fetching=False, revocation_mode="soft-fail",
+        # CRLs published after the signing time still say whether the certificate was
+        # revoked before it.
+        retroactive_revinfo=True,
+        crls=list(revocation.crls), ocsps=list(revocation.ocsps))
+
+
+def _malformed(field_name: str, reason: str, lenient: bool) -> SignatureReport:
+    return SignatureReport(
+        field_name=field_name, signer_name="", signer_org=None, uids=(), issuer="", serial="",
+        not_before=None, not_after=None, signing_time=None, signing_time_source=None,
+        intact=False, valid=False, trusted=False, revocation_checked=False, revoked=False,
+        coverage="UNKNOWN", modification_level=None, modified_after_signing=False,
+        lenient_parse=lenient, docmdp_ok=None, is_timestamp=False, reason=reason,
+        malformed=True)
+
+
+def _unsupported(field_name: str, subfilter: str, lenient: bool) -> SignatureReport:
+    report = _malformed(field_name, f"unsupported signature format {subfilter}", lenient)
+    return replace(report, malformed=False, unsupported=True)
+
+
+async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _RevocationData,
+                    lenient: bool, now: dt.datetime) -> SignatureReport:
+    cert: asn1_x509.Certificate = sig.signer_cert
+    is_timestamp = sig.sig_object_type == "/DocTimeStamp"
+    claimed, claimed_source = _claimed_time(sig)
+    token_time = _token_time(sig.signed_data) if is_timestamp else _signature_token_time(sig)
+    # A time in the future proves nothing about the past: validate at "now" then.
+    moment = min(_aware(token_time or claimed or now), now)
+
+    cms_data = _cms_revocation_data(sig)
+    revocation = _RevocationData(dss.crls + cms_data.crls, dss.ocsps + cms_data.ocsps)
+    context = _context(trust, moment, revocation, list(sig.other_embedded_certs))
+    if is_timestamp:
+        status = await async_validate_pdf_timestamp(sig, validation_context=context)
+        signing_time, time_source = status.timestamp, SigningTimeSource.TIMESTAMP
+        token_note = ""
+    else:
+        status = await async_validate_pdf_signature(sig, signer_validation_context=context,
+                                                    key_usage_settings=SIGNER_KEY_USAGE)
+        token = status.timestamp_validity
+        if token is not None and token.intact and token.valid and token.trusted:
+            signing_time, time_source, token_note = token.timestamp, \
+                SigningTimeSource.TIMESTAMP, ""
+        else:
+            signing_time, time_source = claimed, claimed_source
+            token_note = "; its timestamp token is not trusted" if token is not None else ""
+
+    not_before = cert["tbs_certificate"]["validity"]["not_before"].native
+    not_after = cert["tbs_certificate"]["validity"]["not_after"].native
+    problem = status.trust_problem_indic
+    expired = not (not_before <= moment <= not_after) or problem in EXPIRY_PROBLEMS
+    declares_revinfo = bool(cert.crl_distribution_points_value or cert.ocsp_urls)
+    revocation_checked = declares_revinfo and _covers(revocation, cert) and \
+        (status.revoked or status.trusted)
+
+    level = status.modification_level
+    level_name = level.name if level is not None else None
+    coverage = status.coverage.name if status.coverage is not None else "UNKNOWN"
+    modified = level_name not in HARMLESS_MODIFICATIONS or status.docmdp_ok is False
+
+    report = SignatureReport(
+        field_name=nfc(str(sig.field_name)),
+        signer_name=_common_name(cert.subject),
+        signer_org=_org(cert.subject),
+        uids=tuple(_name_values(cert.subject, "user_id")),
+        issuer=_common_name(cert.issuer),
+        serial=format(cert.serial_number, "x"),
+        not_before=not_before, not_after=not_after,
+        signing_time=signing_time, signing_time_source=time_source,
+        intact=status.intact, valid=status.valid, trusted=status.trusted,
+        revocation_checked=revocation_checked, revoked=status.revoked,
+        coverage=coverage, modification_level=level_name, modified_after_signing=modified,
+        lenient_parse=lenient, docmdp_ok=status.docmdp_ok, is_timestamp=is_timestamp,
+        expired=expired, reason="")
+    reason = _reason(report, status, moment, self_signed=cert.self_signed != "no") + token_note
+    if lenient:
+        reason += "; the PDF only opened with the lenient parser"
+    return replace(report, reason=reason)
+
+
+def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed: bool) -> str:
+    kind = "document timestamp" if report.is_timestamp else "signature"
+    match report.status.value:
+        case "invalid":
+            if not report.intact:
+                return f"the {kind}'s signed bytes were altered (digest mismatch)"
+            return f"the {kind}'s cryptographic signature does not verify"
+        case "modified":
+            return (f"the document was changed after this {kind} "
+                    f"(modification level {report.modification_level or 'unknown'}, "
+                    f"coverage {report.coverage})")
+        case "revoked":
+            details = status.revocation_details
+            when = details.revocation_date.date().isoformat() if details else "an unknown date"
+            whose = "an issuing CA certificate" if details and details.ca_revoked \
+                else "the signer's certificate"
+            return f"{whose} was revoked on {when}"
+        case "expired":
+            return (f"the certificate was not valid at {moment.isoformat()} "
+                    f"(valid {report.not_before.date()} to {report.not_after.date()})")
+        case "untrusted":
+            problem = status.trust_problem_indic
+            if self_signed:
+                return "self-signed certificate, not issued by a trusted CA"
+            why = problem.name if problem is not None else "no path"
+            return f"no valid chain to a trusted root ({why})"
+    anchor = status.validation_path[0].subject if status.validation_path else None
+    text = f"{kind} valid; chain to {_common_name(anchor) if anchor else 'a trusted root'}"
+    text += f"; time from {report.signing_time_source.value}" \
+        if report.signing_time_source else "; no signing time"
+    if not report.revocation_checked:
+        text += "; revocation not checked (no revocation data in the file)"
+    return text
+
+
+def _revision(reader: PdfFileReader, sig_value) -> int:
+    """The revision that wrote the signature value, to list signatures in signing order."""
+    try:
+        return reader.xrefs.get_last_change(sig_value.reference)
+    except Exception:   # noqa: BLE001 — a direct or dangling value: keep it last
+        return 1 << 30
+
+
+async def async_read_signatures(pdf_bytes: bytes,
+                                trust: TrustStore) -> tuple[SignatureReport, ...]:
+    """The async form of `read_signatures`, for callers already inside an event loop."""
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        reader, fields, lenient = _open_reader(pdf_bytes)
+    except Exception as exc:   # noqa: BLE001 — any parser failure
+        if b"/ByteRange" in pdf_bytes:
+            return (_malformed("", f"signed PDF whose structure cannot be read: {exc}", True),)
+        return ()
+    try:
+        dss = _dss_revocation_data(reader)
+    except Exception:   # noqa: BLE001 — a broken DSS only loses revocation data
+        dss = _RevocationData()
+
+    reports: list[tuple[int, SignatureReport]] = []
+    for name, sig_value, sig_field in fields:
+        field_name = nfc(str(name))
+        revision = _revision(reader, sig_value)
+        try:
+            subfilter = str(sig_value.get_object().get("/SubFilter", ""))
+            if subfilter not in SIGNATURE_SUBFILTERS | TIMESTAMP_SUBFILTERS:
+                reports.append((revision, _unsupported(field_name, subfilter or "(none)",
+                                                       lenient)))
+                continue
+            sig = EmbeddedPdfSignature(reader, sig_field, name)
+            reports.append((revision, await _validate(sig, trust, dss, lenient, now)))
+        except Exception as exc:   # noqa: BLE001 — one bad signature never hides the others
+            reason = f"could not validate: {type(exc).__name__}: {exc}".strip()
+            reports.append((revision, _malformed(field_name, reason[:300], lenient)))
+    # In signing order (the revision each signature was added in).
+    return tuple(report for _, report in sorted(reports, key=lambda item: item[0]))
+
+
+def read_signatures(pdf_bytes: bytes, trust: TrustStore) -> tuple[SignatureReport, ...]:
+    """One report per signed signature field (document timestamps included), in signing
+    order. Never raises for a bad signature or a broken file."""
+    return asyncio.run(async_read_signatures(pdf_bytes, trust))

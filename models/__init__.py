@@ -1,0 +1,1 @@
+"""The vocabulary of kiemchung: documents, pages, fields, signatures, checks and verdicts."""

@@ -1,0 +1,101 @@
+"""Text of an evidence file as extracted: pages, lines and words with their boxes.
+
+Coordinates are PDF points (1/72 inch) with the origin at the page's top-left corner,
+whatever the source (text layer or OCR of a rendered page), so boxes are comparable.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True)
+class BBox:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def union(self, other: BBox) -> BBox:
+        return BBox(min(self.x0, other.x0), min(self.y0, other.y0),
+                    max(self.x1, other.x1), max(self.y1, other.y1))
+
+    def as_list(self) -> list[float]:
+        return [round(self.x0, 1), round(self.y0, 1), round(self.x1, 1), round(self.y1, 1)]
+
+
+class TextSource(StrEnum):
+    TEXT = "text"        # the PDF's own Unicode text layer
+    TCVN3 = "tcvn3"      # a legacy TCVN3 (ABC) text layer converted to Unicode
+    OCR = "ocr"          # Tesseract on a rendered page or an image file
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    bbox: BBox
+    confidence: float = 1.0   # 0..1; 1.0 for a text layer
+
+
+@dataclass(frozen=True)
+class Line:
+    words: tuple[Word, ...]
+    block: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def bbox(self) -> BBox:
+        box = self.words[0].bbox
+        for w in self.words[1:]:
+            box = box.union(w.bbox)
+        return box
+
+    @property
+    def confidence(self) -> float:
+        return min((w.confidence for w in self.words), default=0.0)
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int            # 1-based
+    width: float
+    height: float
+    source: TextSource
+    lines: tuple[Line, ...]
+    text_layer_verdict: str = ""    # why the text layer was used or not (e.g. "empty", "tcvn3")
+    error: str | None = None        # a page that failed still leaves the others usable
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def mean_confidence(self) -> float:
+        words = [w.confidence for line in self.lines for w in line.words]
+        return sum(words) / len(words) if words else 0.0
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    path: str
+    sha256: str
+    pages: tuple[Page, ...]
+    kind: str = "pdf"                     # "pdf" or "image"
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def text_source(self) -> str:
+        """Contract value: "text", "ocr" or "mixed"."""
+        kinds = {"ocr" if p.source == TextSource.OCR else "text" for p in self.pages}
+        if len(kinds) == 1:
+            return kinds.pop()
+        return "mixed" if kinds else "text"

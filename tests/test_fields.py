@@ -1,0 +1,119 @@
+"""Field extraction on generated documents: born-digital, TCVN3, scanned PDF and image."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from rapidfuzz import fuzz
+
+from extractors.fields import extract_fields
+from extractors.reader import read_document, read_document_bytes
+from models.document import nfc
+from models.fields import DocType
+from samples.content import AGENCIES, make_spec
+from samples.render import render_pdf
+from tests.conftest import truth
+
+
+def _clean(items):
+    return [nfc(i).lstrip(" -+").rstrip(" ;.") for i in items]
+
+
+def _assert_fields(fields, want, *, exact_text: bool):
+    assert fields.value("doc_type") == want["doc_type"]
+    assert fields.value("number") == want["number"]
+    assert fields.value("issue_date").isoformat() == want["issue_date"]
+    signer = fields.value("signer")
+    assert signer is not None, "no signer found"
+    assert signer.authority == want["signer"]["authority"]
+    pairs = [(fields.value("place"), want["place"]), (fields.value("issuer"), want["issuer"]),
+             (fields.value("subject"), want["subject"]), (signer.name, want["signer"]["name"]),
+             (signer.title, want["signer"]["title"]),
+             (" | ".join(fields.value("recipients") or ()), " | ".join(_clean(want["recipients"])))]
+    for got, expected in pairs:
+        if exact_text:
+            assert got == expected
+        else:
+            assert got and fuzz.ratio(nfc(got), nfc(expected)) >= 90, (got, expected)
+
+
+def test_every_field_of_every_type_born_digital(digital_corpus):
+    items = [i for i in digital_corpus if i.variant == "digital"]
+    assert {i.spec.doc_type for i in items} == set(DocType)
+    for item in items:
+        fields = extract_fields(read_document(item.path))
+        _assert_fields(fields, truth(item.path), exact_text=True)
+        if item.spec.agency.superior:
+            assert fields.value("superior_agency") == item.spec.agency.superior
+
+
+def test_every_field_from_a_tcvn3_text_layer(digital_corpus):
+    for item in (i for i in digital_corpus if i.variant == "tcvn3"):
+        document = read_document(item.path)
+        assert {p.source.value for p in document.pages} == {"tcvn3"}
+        _assert_fields(extract_fields(document), truth(item.path), exact_text=False)
+
+
+def test_provenance_points_at_the_header_and_signer_block(digital_corpus):
+    item = next(i for i in digital_corpus if i.variant == "digital")
+    fields = extract_fields(read_document(item.path))
+    number, date, signer = fields.number, fields.issue_date, fields.signer
+    assert number.provenance.page == 1 and number.provenance.bbox.x1 < 300
+    start, end = number.provenance.span
+    assert number.provenance.text[start:end] == number.value
+    assert date.provenance.page == 1 and date.provenance.bbox.x0 > 250
+    assert "ngày" in date.provenance.text[slice(*date.provenance.span)]
+    assert signer.provenance.page == truth(item.path)["signer_block"]["page"]
+    assert signer.confidence > 0.9
+
+
+def test_issue_date_comes_from_the_date_line_not_can_cu():
+    # The căn cứ lines quote a number and a date of the same year, before the real date.
+    spec = make_spec(random.Random(3), DocType.KE_HOACH, issue_date=dt.date(2024, 3, 15))
+    trap = ("Căn cứ Kế hoạch số 07/KH-UBND ngày 02 tháng 01 năm 2024 của Ủy ban nhân dân tỉnh "
+            "về chuyển đổi số năm 2024;",
+            "Căn cứ Quyết định số 12/QĐ-UBND ngày 05/01/2024 của Ủy ban nhân dân tỉnh.")
+    spec = spec.__class__(**{**spec.__dict__, "can_cu": trap})
+    fields = extract_fields(read_document_bytes(render_pdf(spec), "trap.pdf"))
+    assert fields.value("issue_date") == dt.date(2024, 3, 15)
+    assert fields.value("number") == spec.number
+    assert "Căn cứ" not in fields.issue_date.provenance.text
+
+
+def test_signer_is_the_name_closing_the_signer_block_not_a_body_name():
+    spec = next(s for seed in range(40)
+                if (s := make_spec(random.Random(seed), DocType.QUYET_DINH)).body_names)
+    fields = extract_fields(read_document_bytes(render_pdf(spec), "qd.pdf"))
+    assert fields.value("signer").name == spec.signer_name
+    assert fields.value("signer").name not in spec.body_names
+
+
+@pytest.mark.parametrize("authority", ["KT.", "TM.", "Q.", "TL.", "TUQ.", None])
+def test_each_signing_authority(authority):
+    spec = next(s for seed in range(400)
+                if (s := make_spec(random.Random(seed), random.Random(seed).choice(
+                    [DocType.KE_HOACH, DocType.BAO_CAO, DocType.THONG_BAO, DocType.CONG_VAN])))
+                .authority == authority)
+    signer = extract_fields(read_document_bytes(render_pdf(spec), "a.pdf")).value("signer")
+    assert (signer.authority, signer.title, signer.name) == (
+        spec.authority, spec.signer_title, spec.signer_name)
+
+
+def test_dates_without_leading_zeros_and_every_level():
+    for level in ("so", "huyen", "xa"):
+        agency = next(a for a in AGENCIES if a.level == level)
+        spec = make_spec(random.Random(7), DocType.BAO_CAO, agency=agency,
+                         issue_date=dt.date(2024, 6, 9))
+        spec = spec.__class__(**{**spec.__dict__, "zero_pad_date": False})
+        fields = extract_fields(read_document_bytes(render_pdf(spec), "bc.pdf"))
+        assert fields.value("issue_date") == dt.date(2024, 6, 9)
+        assert fields.value("issuer") == agency.name
+
+
+def test_every_field_from_300_dpi_scans_and_images(scan_corpus):
+    for item in scan_corpus:
+        document = read_document(item.path)
+        assert document.text_source == "ocr"
+        _assert_fields(extract_fields(document), truth(item.path), exact_text=False)

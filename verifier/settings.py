@@ -1,0 +1,35 @@
+"""Settings from the environment (`KIEMCHUNG_…`) and an optional settings file.
+
+The settings file is `kiemchung.env` in the working directory, or the file named by
+`KIEMCHUNG_SETTINGS_FILE`; both use `KEY=value` lines with the same names as the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIEMCHUNG_", extra="ignore",
+                                      env_file=os.environ.get("KIEMCHUNG_SETTINGS_FILE",
+                                                              "kiemchung.env"))
+
+    # Trusted roots and intermediates: PEM/DER files or folders, separated by ':'.
+    trust_roots: Annotated[list[Path], NoDecode] = []
+    ocr_dpi: int = 300
+
+    @field_validator("trust_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value):
+        if isinstance(value, str):
+            return [Path(p) for p in value.split(os.pathsep) if p.strip()]
+        return value
+
+
+def load_settings() -> Settings:
+    return Settings()
