@@ -46,6 +46,12 @@ AUTHORITIES = ("TUQ.", "KT.", "TM.", "TL.", "Q.")
 AGENCY_STARTS = ("ỦY BAN", "UỶ BAN", "UBND", "HĐND", "HỘI ĐỒNG", "SỞ", "BỘ", "BAN", "PHÒNG",
                  "VĂN PHÒNG", "TRUNG TÂM", "TRƯỜNG", "CÔNG AN", "CHI CỤC", "CỤC", "TỔNG CỤC",
                  "THANH TRA", "ĐẢNG ỦY", "HUYỆN ỦY", "TỈNH ỦY", "BỘ CHỈ HUY", "ĐÀI", "BÁO")
+# Titles that stand in signer blocks; OCR'd titles are snapped to them (noise from the
+# handwritten signature often joins the title line, and "TỊCH" loses its dot).
+KNOWN_TITLES = ("PHÓ CHỦ TỊCH", "CHỦ TỊCH", "PHÓ GIÁM ĐỐC", "GIÁM ĐỐC", "PHÓ CHÁNH VĂN PHÒNG",
+                "CHÁNH VĂN PHÒNG", "PHÓ TRƯỞNG PHÒNG", "TRƯỞNG PHÒNG", "PHÓ TRƯỞNG BAN",
+                "TRƯỞNG BAN", "PHÓ BÍ THƯ", "BÍ THƯ", "CHÁNH THANH TRA", "PHÓ CHÁNH THANH TRA",
+                "CỤC TRƯỞNG", "PHÓ CỤC TRƯỞNG", "CHI CỤC TRƯỞNG", "HIỆU TRƯỞNG")
 BODY_OPENERS = ("căn cứ", "kính gửi", "điều ", "theo đề nghị", "xét đề nghị")
 
 NUMBER_RE = re.compile(r"S\S{0,2}\s*[:.;]?\s*(\d{1,4}\s*/\s*[\wĐđ.\-/ ]*[\wĐđ])", re.UNICODE)
@@ -171,9 +177,12 @@ def extract_fields(document: DocumentText) -> DocumentFields:
     doc_type, type_name, subject = _type_and_subject(first, type_found, left, number)
     signer_page, signer = _signer(document)
     recipients = _recipients(signer_page) if signer_page else None
-    return DocumentFields(doc_type=doc_type, type_name=type_name, number=number, issue_date=issue_date, place=place,
-                          issuer=issuer, superior_agency=superior, subject=subject,
-                          signer=signer, recipients=recipients)
+    if number and doc_type and first.source == TextSource.OCR:
+        number = _repair_number(number, doc_type.value)
+    return DocumentFields(doc_type=doc_type, type_name=type_name, number=number,
+                          issue_date=issue_date, place=place, issuer=issuer,
+                          superior_agency=superior, subject=subject, signer=signer,
+                          recipients=recipients)
 
 
 def _body_top(page: Page) -> float:
@@ -201,6 +210,22 @@ def _number(page: Page, lines: list[Line]) -> Field[str] | None:
         score = 100.0 if NUMBER_SHAPE_RE.match(value) else 70.0
         return _Located(page, (line,)).field(value, span=match.span(1), score=score)
     return None
+
+
+def _repair_number(number: Field[str], doc_type: DocType) -> Field[str]:
+    """Undo OCR slips in a number's symbols: the type symbol must be the document type's
+    ("TIr" → "TTr", "QĐÐ" → "QĐ"), and agency symbols are letters ("S1111" → "STTTT")."""
+    seq, _, symbols = number.value.partition("/")
+    groups = symbols.split("-")
+    if doc_type in TYPE_NAMES:
+        expected = TYPE_NAMES[doc_type][1]
+        if groups[0] != expected and fuzz.ratio(groups[0].upper(), expected.upper()) >= 50:
+            groups[0] = expected
+    groups = [g.replace("1", "T") if re.search(r"[A-Za-zĐđ]", g) else g for g in groups]
+    repaired = f"{seq}/{'-'.join(groups)}"
+    if repaired == number.value:
+        return number
+    return Field(repaired, round(number.confidence * 0.85, 3), number.provenance)
 
 
 def _place_and_date(page: Page, lines: list[Line]):
@@ -331,6 +356,8 @@ def _signer(document: DocumentText):
         title = _clean(" ".join(ln.text for ln in title_group))
     else:  # "Q. GIÁM ĐỐC": the title shares the authority line
         title = _clean(re.sub(r"^\S+\s*", "", head[0].text))
+    if page.source == TextSource.OCR:
+        title = _known_title(title)
     name_line = block[name_index]
     signer = Signer(name=_clean(name_line.text), title=title, authority=authority)
     used = ([head[0]] if authority else []) + title_group + [name_line]
@@ -338,6 +365,14 @@ def _signer(document: DocumentText):
     name_text = located.text
     start = name_text.rfind(name_line.text)
     return page, located.field(signer, span=(start, start + len(name_line.text)))
+
+
+def _known_title(text: str) -> str:
+    """The known title the OCR'd line holds, the longest one first; else the text as read."""
+    scored = [(fuzz.partial_ratio(title, text.upper()), len(title), title) for title in KNOWN_TITLES
+              if len(text) >= len(title) - 1]
+    best = max(scored, default=(0, 0, text))
+    return best[2] if best[0] >= 88 else text
 
 
 def _authority_prefix(text: str) -> str | None:
@@ -368,5 +403,8 @@ def _recipients(page: Page) -> Field[tuple[str, ...]] | None:
             if not items:
                 return None
             values = tuple(_clean(ln.text.lstrip(" -+–")) for ln in items)
+            if page.source == TextSource.OCR:
+                # "(b/c)" (báo cáo: for report) is the one abbreviation OCR keeps mangling.
+                values = tuple(re.sub(r"\(b/[^)]{0,2}\)", "(b/c)", v) for v in values)
             return _Located(page, (line, *items)).field(values)
     return None

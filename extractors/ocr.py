@@ -1,7 +1,8 @@
 """Tesseract (Vietnamese model) on rendered PDF pages, page regions and images.
 
-Pages are rendered in grayscale, straightened when scanned slightly askew (±3°), and the
-word boxes Tesseract finds are mapped back to PDF points of the page as displayed.
+Pages are rendered, turned to gray with the seal's and signature's colours removed (see
+`ink_gray`), straightened when scanned slightly askew (±3°), and the word boxes Tesseract finds
+are mapped back to PDF points of the page as displayed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from models.errors import OcrUnavailableError
 
 LANG = "vie"
 CONFIG = "--psm 3 --oem 1"
+MAX_PIXELS = 40_000_000  # render budget of one page: A3 at 300 dpi is 17.5 million pixels
 MAX_SKEW = 3.0          # degrees; larger rotations are not the slight tilt of a feeder scan
 _SKEW_STEP = 0.25       # coarse search step, refined to 0.05 around the best angle
-_NOISE_CONFIDENCE = 0.6  # below it, a word without letters or digits is a speck
+_NOISE_CONFIDENCE = 0.6  # a line of marks only (no letter or digit) read below it is specks
+_SPECK_SIZE = 0.15      # a mark smaller than this share of the letters' height both ways
+_FAINT_CHROMA = 20      # … and the tint that still counts next to such ink
+_DARK_PRINT = 110       # gray level under which a faintly tinted pixel is print, kept
+_COLOUR_CHROMA = 60     # max−min of R, G, B above which a pixel is seal or signature ink
 _SKEW_WIDTH = 1000      # pixels: the skew search runs on a reduced copy this wide
 
 
@@ -56,18 +62,59 @@ def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None 
     area = rect if clip is None else pymupdf.Rect(clip.x0, clip.y0, clip.x1, clip.y1) & rect
     lines: tuple[Line, ...] = ()
     if not area.is_empty:
-        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, clip=area, alpha=False)
-        image = Image.frombytes("L", (pix.width, pix.height), pix.samples)
-        lines = ocr_image(image, px_per_pt=dpi / 72.0, origin=(area.x0, area.y0))
+        # A poster-size page at full resolution would take minutes and gigabytes.
+        dpi = min(dpi, int(math.sqrt(MAX_PIXELS / (area.width * area.height / 72.0 ** 2))))
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
+        image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        lines = ocr_image(image, px_per_pt=pix.width / area.width, origin=(area.x0, area.y0))
     return Page(number=number, width=rect.width, height=rect.height, source=TextSource.OCR,
                 lines=lines, text_layer_verdict=verdict)
 
 
+def ink_gray(image: Image.Image) -> Image.Image:
+    """Grayscale for OCR with strongly coloured pixels made white.
+
+    The red seal and the blue signature over the signer block make Tesseract take the whole
+    block for a picture and skip the title and name; black print has almost no colour and
+    stays, also where the seal covers it. (Coloured print is lost too: admin documents are
+    printed in black.)"""
+    if image.mode == "L":
+        return image
+    rgb = image.convert("RGB")
+    pixels = np.asarray(rgb, dtype=np.int16)
+    chroma = pixels.max(axis=2) - pixels.min(axis=2)
+    gray = np.array(rgb.convert("L"))
+    strong = chroma > _COLOUR_CHROMA
+    if strong.any():
+        # The strokes' anti-aliased and JPEG-blurred edges are paler: next to strong colour,
+        # take a faint tint as ink too, or the seal's outline stays as a grey ring. Removed
+        # ink becomes the paper's own shade, not white, so that it leaves no outline either.
+        # Dark pixels stay: print that the seal covers blends with its red at the edges.
+        pale_tint = (chroma > _FAINT_CHROMA) & (gray > _DARK_PRINT)
+        colour = strong | (_dilate(strong, 2) & pale_tint)
+        gray[colour] = int(np.median(gray[::7, ::7]))
+    return Image.fromarray(gray)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow a boolean mask by `radius` pixels (a square), rows then columns."""
+    grown = mask.copy()
+    for shift in range(1, radius + 1):
+        grown[shift:, :] |= mask[:-shift, :]
+        grown[:-shift, :] |= mask[shift:, :]
+    rows = grown.copy()
+    for shift in range(1, radius + 1):
+        grown[:, shift:] |= rows[:, :-shift]
+        grown[:, :-shift] |= rows[:, shift:]
+    return grown
+
+
 def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, float] = (0.0, 0.0),
               deskew: bool = True) -> tuple[Line, ...]:
-    """OCR a grayscale image; boxes come back in points: pixel / px_per_pt + origin."""
+    """OCR an image (colour goes through `ink_gray`); boxes come back in points:
+    pixel / px_per_pt + origin."""
     check_tesseract()
-    image = image.convert("L") if image.mode != "L" else image
+    image = ink_gray(image)
     angle = estimate_skew(image) if deskew else 0.0
     straight = image
     if angle:
@@ -169,16 +216,25 @@ def _has_alnum(word: Word) -> bool:
 
 
 def _without_specks(words: list[Word]) -> list[Word]:
-    """Drop specks and stray diacritics that Tesseract reads as „ ` : into a line: marks with
-    no letter or digit lying outside the band of the line's real words, or, in a line of
-    marks only, read with low confidence."""
+    """Drop specks and stray diacritics that Tesseract reads as „ ` : -- into a line: marks with
+    no letter or digit that lie outside the band of the line's real words or are dots much
+    smaller than its letters, or, in a line of marks only, read with low confidence."""
     real = [w for w in words if _has_alnum(w)]
     if not real:
         return [w for w in words if w.confidence >= _NOISE_CONFIDENCE]
     top = min(w.bbox.y0 for w in real)
     bottom = max(w.bbox.y1 for w in real)
-    return [w for w in words
-            if _has_alnum(w) or top <= (w.bbox.y0 + w.bbox.y1) / 2 <= bottom]
+    heights = sorted(w.bbox.y1 - w.bbox.y0 for w in real)
+    dot = _SPECK_SIZE * heights[len(heights) // 2]
+
+    def kept(w: Word) -> bool:
+        if _has_alnum(w):
+            return True
+        inside = top <= (w.bbox.y0 + w.bbox.y1) / 2 <= bottom
+        speck = w.bbox.x1 - w.bbox.x0 < dot and w.bbox.y1 - w.bbox.y0 < dot
+        return inside and not speck
+
+    return [w for w in words if kept(w)]
 
 
 def _split_columns(words: list[Word]) -> list[tuple[Word, ...]]:

@@ -91,7 +91,9 @@ def _words_of_line(raw_line: dict) -> list[_RawWord]:
 def _split_columns(words: list[_RawWord]) -> list[list[_RawWord]]:
     groups: list[list[_RawWord]] = []
     for i, word in enumerate(words):
-        if i == 0 or word.box.x0 - words[i - 1].box.x1 > _COLUMN_GAP * max(word.size, words[i - 1].size, 1.0):
+        previous = words[i - 1] if i else None
+        if previous is None or (word.box.x0 - previous.box.x1
+                                > _COLUMN_GAP * max(word.size, previous.size, 1.0)):
             groups.append([])
         groups[-1].append(word)
     return groups

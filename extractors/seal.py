@@ -74,7 +74,8 @@ def find_marks(source, *, dpi: float = ANALYSIS_DPI,
     if isinstance(source, pymupdf.Document):
         return find_marks_pdf(source, dpi=dpi)
     if isinstance(source, (str, Path, bytes)):
-        with pymupdf.open(stream=source) if isinstance(source, bytes) else pymupdf.open(source) as doc:
+        opened = pymupdf.open(stream=source) if isinstance(source, bytes) else pymupdf.open(source)
+        with opened as doc:
             return find_marks_pdf(doc, dpi=dpi)
     images = list(source)
     return find_marks_images(images, image_dpi or [_image_dpi(im) for im in images])
@@ -275,7 +276,8 @@ def _find_seals(red: np.ndarray, *, page: int, dpi: float) -> list[SealMark]:
 
 
 def _ring_shape(crop: np.ndarray) -> tuple[float, float]:
-    """(share of 36 angular sectors with red on the rim, red density outside the circle / on the rim).
+    """(share of 36 angular sectors with red on the rim,
+    red density in the corners outside the circle / red density on the rim).
 
     Coordinates are normalised by the box's half-width and half-height, so a slightly elliptical
     impression is still a circle of radius 1.
@@ -332,7 +334,8 @@ def _find_handwriting(r: np.ndarray, g: np.ndarray, b: np.ndarray, red: np.ndarr
     marks = []
     for (x0, y0, x1, y1), confidence in _merge_near(found, gap=round(MERGE_GAP_MM * px_per_mm)):
         box = _bbox_points(left + x0, top + y0, left + x1, top + y1, dpi)
-        marks.append(HandwritingMark(page=page, bbox=box, ink_ratio=float(ink[y0:y1, x0:x1].mean()),
+        ink_ratio = float(ink[y0:y1, x0:x1].mean())
+        marks.append(HandwritingMark(page=page, bbox=box, ink_ratio=ink_ratio,
                                      confidence=confidence))
     return marks
 

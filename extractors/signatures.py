@@ -9,7 +9,15 @@ network. One report per signature field; a signature that cannot be processed be
 The validation time is the signing time (a trusted timestamp if there is one, otherwise the
 time the signer claims), as Adobe Reader does by default: evidence is appraised months after
 signing, when personal certificates may have expired since. A claimed time is the signer's
-word only; `signing_time_source` says which one was used.
+word only; `signing_time_source` says which one was used. Some Vietnamese signing tools write
+local time into the signingTime attribute labelled as UTC: when a timestamp token shows the
+claim to be 7 hours ahead, the token's time is used and the report says so.
+
+A signature that does not cover the whole file gets `changes` (see extractors/changes.py):
+what each later revision did, and which form values, words and pages differ from the signed
+revision. Form values changed after signing count as a modification here, although pyHanko
+calls them legitimate form filling. `SignaturePolicy` holds the operator's choices (SHA-1,
+nonRepudiation) and its outcome is part of the report and of its reason.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -44,11 +53,16 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+
+from extractors.changes import analyse_changes
 
 from models.document import nfc
 from models.errors import KiemchungError
 from models.signatures import (
     HARMLESS_MODIFICATIONS,
+    SignaturePolicy,
     SignatureReport,
     SigningTimeSource,
 )
@@ -57,6 +71,7 @@ from models.signatures import (
 # so without a handler configured by the application those records must not reach stderr.
 for _logger in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_logger).addHandler(logging.NullHandler())
+log = logging.getLogger(__name__)
 
 SIGNATURE_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/PBAD.PAdES"}
 TIMESTAMP_SUBFILTERS = {"/ETSI.RFC3161"}
@@ -64,6 +79,14 @@ CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c"}
 # Real signing certificates carry digitalSignature, nonRepudiation or both; accept either.
 SIGNER_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                        match_all_key_usages=False)
+# pyHanko refuses SHA-1 by default; when the policy allows it only MD2/MD5 stay refused.
+WEAK_DIGESTS = frozenset({"sha1", "md5", "md2"})
+SHA1_TOLERANT = CMSAlgorithmUsagePolicy.lift_policy(
+    DisallowWeakAlgorithmsPolicy(frozenset({"md5", "md2"})))
+# The known mislabelling: local Vietnamese time (UTC+7) written as UTC.
+LOCAL_AS_UTC = dt.timedelta(hours=7)
+LOCAL_AS_UTC_TOLERANCE = dt.timedelta(minutes=15)
+LOCAL_AS_UTC_NOTE = "local time labelled as UTC (+7 h)"
 EXPIRY_PROBLEMS = {AdESIndeterminate.EXPIRED, AdESIndeterminate.NOT_YET_VALID,
                    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
 
@@ -147,13 +170,17 @@ class _RevocationData:
 
 
 def _open_reader(pdf_bytes: bytes) -> tuple[PdfFileReader, list, bool]:
-    """Strict parse first; real documents from some tools only open leniently."""
+    """Strict parse first; real documents from some tools only open leniently. pyHanko's
+    strict mode also refuses to validate hybrid-reference files (Word's "Save as PDF": a
+    classic xref table plus /XRefStm), so those are read leniently too."""
     try:
         reader = PdfFileReader(BytesIO(pdf_bytes), strict=True)
-        return reader, list(enumerate_sig_fields(reader, filled_status=True)), False
+        if not reader.xrefs.hybrid_xrefs_present:
+            return reader, list(enumerate_sig_fields(reader, filled_status=True)), False
     except PdfReadError:
-        reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
-        return reader, list(enumerate_sig_fields(reader, filled_status=True)), True
+        pass
+    reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
+    return reader, list(enumerate_sig_fields(reader, filled_status=True)), True
 
 
 def _dss_revocation_data(reader: PdfFileReader) -> _RevocationData:
@@ -283,11 +310,89 @@ def _unsupported(field_name: str, subfilter: str, lenient: bool) -> SignatureRep
     return replace(report, malformed=False, unsupported=True)
 
 
+def _byte_range_problem(sig_value: generic.DictionaryObject, pdf_bytes: bytes) -> str | None:
+    """Why /ByteRange and /Contents cannot describe a real signature over this file, if so.
+    Forged signatures (universal signature forgery, signature wrapping) show up here with a
+    clearer reason than the parser's error."""
+    contents = sig_value.get("/Contents")
+    value = _raw_bytes(contents)
+    if not value:
+        return "empty /Contents: no signature value at all"
+    if not value.strip(b"\0"):
+        return "/Contents is all zeros: no signature value at all"
+    raw = sig_value.get("/ByteRange")
+    if raw is None:
+        return "no /ByteRange: the signature covers no bytes of the file"
+    try:
+        values = [int(v) for v in raw]
+    except (TypeError, ValueError):
+        return "/ByteRange is not a list of numbers"
+    if len(values) != 4:
+        return f"/ByteRange {values} does not have four numbers"
+    start1, len1, start2, len2 = values
+    if min(values) < 0:
+        return f"/ByteRange {values} has negative values"
+    if start1 != 0 or len1 == 0 or len2 == 0:
+        return f"/ByteRange {values} does not cover the file from its first byte"
+    if start2 < len1:
+        return f"/ByteRange {values} has overlapping ranges"
+    if start2 + len2 > len(pdf_bytes):
+        return f"/ByteRange {values} points past the end of the file ({len(pdf_bytes)} bytes)"
+    gap = pdf_bytes[len1:start2]
+    if gap[:1] != b"<" or gap[-1:] != b">" or not _is_hex(gap[1:-1]):
+        return (f"/ByteRange {values} leaves out bytes that are not the signature value "
+                "(signature wrapping)")
+    return None
+
+
+def _raw_bytes(value) -> bytes:
+    # An empty "<>" may come back from the parser as a text string.
+    if value is None:
+        return b""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("latin-1", "replace")
+    return b"?"   # not a string at all: pyHanko will say why
+
+
+def _is_hex(data: bytes) -> bool:
+    return bool(data) and all(c in b"0123456789abcdefABCDEF \r\n\t" for c in data)
+
+
+def _claimed_attribute_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
+    for attr in find_cms_attribute_iter(sig.signer_info["signed_attrs"], "signing_time"):
+        return _aware(attr.native)
+    return None
+
+
+def _off_by_local_time(claimed: dt.datetime | None, reference: dt.datetime | None) -> bool:
+    """Whether `claimed` is `reference` written as Vietnamese local time labelled UTC."""
+    if claimed is None or reference is None:
+        return False
+    return abs(_aware(claimed) - _aware(reference) - LOCAL_AS_UTC) <= LOCAL_AS_UTC_TOLERANCE
+
+
+def _m_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
+    """The /M entry alone (pyHanko's self-reported time prefers the CMS attribute)."""
+    try:
+        return _aware(generic.parse_pdf_date(str(sig.sig_object["/M"]), strict=False))
+    except (KeyError, PdfReadError, ValueError, TypeError):
+        return None
+
+
+def _key_usage(cert: asn1_x509.Certificate) -> set[str]:
+    value = cert.key_usage_value
+    return set(value.native) if value is not None else set()
+
+
 async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _RevocationData,
-                    lenient: bool, now: dt.datetime) -> SignatureReport:
+                    lenient: bool, now: dt.datetime, policy: SignaturePolicy,
+                    pdf_bytes: bytes) -> SignatureReport:
     cert: asn1_x509.Certificate = sig.signer_cert
     is_timestamp = sig.sig_object_type == "/DocTimeStamp"
     claimed, claimed_source = _claimed_time(sig)
+    claimed_attribute = None if is_timestamp else _claimed_attribute_time(sig)
     token_time = _token_time(sig.signed_data) if is_timestamp else _signature_token_time(sig)
     # A time in the future proves nothing about the past: validate at "now" then.
     moment = min(_aware(token_time or claimed or now), now)
@@ -295,20 +400,31 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
     cms_data = _cms_revocation_data(sig)
     revocation = _RevocationData(dss.crls + cms_data.crls, dss.ocsps + cms_data.ocsps)
     context = _context(trust, moment, revocation, list(sig.other_embedded_certs))
+    algorithm_policy = SHA1_TOLERANT if policy.allow_sha1 else None
+    time_note = None
     if is_timestamp:
         status = await async_validate_pdf_timestamp(sig, validation_context=context)
         signing_time, time_source = status.timestamp, SigningTimeSource.TIMESTAMP
         token_note = ""
     else:
         status = await async_validate_pdf_signature(sig, signer_validation_context=context,
-                                                    key_usage_settings=SIGNER_KEY_USAGE)
+                                                    key_usage_settings=SIGNER_KEY_USAGE,
+                                                    algorithm_policy=algorithm_policy)
         token = status.timestamp_validity
         if token is not None and token.intact and token.valid and token.trusted:
             signing_time, time_source, token_note = token.timestamp, \
                 SigningTimeSource.TIMESTAMP, ""
+            if _off_by_local_time(claimed_attribute, token.timestamp):
+                time_note = LOCAL_AS_UTC_NOTE
         else:
             signing_time, time_source = claimed, claimed_source
             token_note = "; its timestamp token is not trusted" if token is not None else ""
+            # No trusted token to arbitrate: keep the claim, expose both claims.
+            m_time = _m_time(sig)
+            if _off_by_local_time(claimed_attribute, m_time) or \
+                    _off_by_local_time(m_time, claimed_attribute):
+                time_note = "signingTime and /M differ by 7 h: one may be local time " \
+                    "labelled as UTC"
 
     not_before = cert["tbs_certificate"]["validity"]["not_before"].native
     not_after = cert["tbs_certificate"]["validity"]["not_after"].native
@@ -318,10 +434,24 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
     revocation_checked = declares_revinfo and _covers(revocation, cert) and \
         (status.revoked or status.trusted)
 
+    digest = str(status.md_algorithm) if status.md_algorithm else None
+    digest_rejected = digest in WEAK_DIGESTS and not (policy.allow_sha1 and digest == "sha1")
+    key_usage_rejected = policy.require_non_repudiation and not is_timestamp and \
+        "non_repudiation" not in _key_usage(cert)
+
     level = status.modification_level
     level_name = level.name if level is not None else None
     coverage = status.coverage.name if status.coverage is not None else "UNKNOWN"
-    modified = level_name not in HARMLESS_MODIFICATIONS or status.docmdp_ok is False
+    changes = None
+    if coverage != "ENTIRE_FILE":
+        start2, len2 = int(sig.byte_range[2]), int(sig.byte_range[3])
+        try:
+            changes = analyse_changes(pdf_bytes, sig.reader, sig.signed_revision,
+                                      start2 + len2)
+        except Exception as exc:   # noqa: BLE001 — the comparison is extra evidence only
+            log.debug("change analysis failed: %s", exc)
+    modified = level_name not in HARMLESS_MODIFICATIONS or status.docmdp_ok is False or \
+        (changes is not None and changes.changes_content)
 
     report = SignatureReport(
         field_name=nfc(str(sig.field_name)),
@@ -336,8 +466,14 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
         revocation_checked=revocation_checked, revoked=status.revoked,
         coverage=coverage, modification_level=level_name, modified_after_signing=modified,
         lenient_parse=lenient, docmdp_ok=status.docmdp_ok, is_timestamp=is_timestamp,
-        expired=expired, reason="")
+        expired=expired, reason="", changes=changes, digest_algorithm=digest,
+        digest_rejected=digest_rejected, key_usage_rejected=key_usage_rejected,
+        policy=policy, claimed_signing_time=claimed_attribute,
+        timestamp_time=_aware(token_time) if token_time else None,
+        signing_time_note=time_note)
     reason = _reason(report, status, moment, self_signed=cert.self_signed != "no") + token_note
+    if time_note:
+        reason += f"; {time_note}"
     if lenient:
         reason += "; the PDF only opened with the lenient parser"
     return replace(report, reason=reason)
@@ -345,15 +481,24 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
 
 def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed: bool) -> str:
     kind = "document timestamp" if report.is_timestamp else "signature"
+    policy = report.policy
     match report.status.value:
         case "invalid":
             if not report.intact:
                 return f"the {kind}'s signed bytes were altered (digest mismatch)"
+            if report.valid and report.digest_rejected:
+                name = "SHA-1" if report.digest_algorithm == "sha1" \
+                    else (report.digest_algorithm or "").upper()
+                return f"{name} digest is not accepted by policy"
             return f"the {kind}'s cryptographic signature does not verify"
         case "modified":
-            return (f"the document was changed after this {kind} "
+            summary = report.changes.summary if report.changes else ""
+            if summary.startswith(("page ", "form field ")):
+                return summary
+            text = (f"the document was changed after this {kind} "
                     f"(modification level {report.modification_level or 'unknown'}, "
                     f"coverage {report.coverage})")
+            return f"{text}: {summary}" if summary else text
         case "revoked":
             details = status.revocation_details
             when = details.revocation_date.date().isoformat() if details else "an unknown date"
@@ -365,6 +510,8 @@ def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed
                     f"(valid {report.not_before.date()} to {report.not_after.date()})")
         case "untrusted":
             problem = status.trust_problem_indic
+            if report.trusted and report.key_usage_rejected:
+                return "the certificate lacks nonRepudiation key usage, required by policy"
             if self_signed:
                 return "self-signed certificate, not issued by a trusted CA"
             why = problem.name if problem is not None else "no path"
@@ -373,8 +520,12 @@ def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed
     text = f"{kind} valid; chain to {_common_name(anchor) if anchor else 'a trusted root'}"
     text += f"; time from {report.signing_time_source.value}" \
         if report.signing_time_source else "; no signing time"
+    if report.digest_algorithm == "sha1":
+        text += "; SHA-1 digest accepted by policy"
     if not report.revocation_checked:
         text += "; revocation not checked (no revocation data in the file)"
+        text += "; policy accepts unchecked revocation" if policy.accept_unchecked_revocation \
+            else "; policy does not accept unchecked revocation"
     return text
 
 
@@ -386,9 +537,11 @@ def _revision(reader: PdfFileReader, sig_value) -> int:
         return 1 << 30
 
 
-async def async_read_signatures(pdf_bytes: bytes,
-                                trust: TrustStore) -> tuple[SignatureReport, ...]:
+async def async_read_signatures(pdf_bytes: bytes, trust: TrustStore,
+                                policy: SignaturePolicy | None = None
+                                ) -> tuple[SignatureReport, ...]:
     """The async form of `read_signatures`, for callers already inside an event loop."""
+    policy = policy or SignaturePolicy()
     now = dt.datetime.now(dt.timezone.utc)
     try:
         reader, fields, lenient = _open_reader(pdf_bytes)
@@ -411,16 +564,39 @@ async def async_read_signatures(pdf_bytes: bytes,
                 reports.append((revision, _unsupported(field_name, subfilter or "(none)",
                                                        lenient)))
                 continue
+            problem = _byte_range_problem(sig_value.get_object(), pdf_bytes)
+            if problem:
+                reports.append((revision, replace(_malformed(field_name, problem, lenient),
+                                                  policy=policy)))
+                continue
             sig = EmbeddedPdfSignature(reader, sig_field, name)
-            reports.append((revision, await _validate(sig, trust, dss, lenient, now)))
+            reports.append((revision, await _validate(sig, trust, dss, lenient, now, policy,
+                                                      pdf_bytes)))
         except Exception as exc:   # noqa: BLE001 — one bad signature never hides the others
             reason = f"could not validate: {type(exc).__name__}: {exc}".strip()
             reports.append((revision, _malformed(field_name, reason[:300], lenient)))
     # In signing order (the revision each signature was added in).
-    return tuple(report for _, report in sorted(reports, key=lambda item: item[0]))
+    ordered = [report for _, report in sorted(reports, key=lambda item: item[0])]
+    return tuple(_note_broken_predecessors(ordered))
 
 
-def read_signatures(pdf_bytes: bytes, trust: TrustStore) -> tuple[SignatureReport, ...]:
+def _note_broken_predecessors(reports: list[SignatureReport]) -> list[SignatureReport]:
+    """A later signature signs whatever the file held, an altered earlier revision too: it
+    stays valid for what it covers, and its reason says what it covers."""
+    out, broken = [], []
+    for report in reports:
+        if broken and report.status.value == "valid":
+            report = replace(report, reason=report.reason + "; it covers earlier signature(s) "
+                             f"that do not verify: {', '.join(broken)}")
+        if report.status.value in ("invalid", "malformed"):
+            broken.append(report.field_name or "(unnamed)")
+        out.append(report)
+    return out
+
+
+def read_signatures(pdf_bytes: bytes, trust: TrustStore,
+                    policy: SignaturePolicy | None = None) -> tuple[SignatureReport, ...]:
     """One report per signed signature field (document timestamps included), in signing
-    order. Never raises for a bad signature or a broken file."""
-    return asyncio.run(async_read_signatures(pdf_bytes, trust))
+    order, judged under `policy` (safe defaults). Never raises for a bad signature or a
+    broken file."""
+    return asyncio.run(async_read_signatures(pdf_bytes, trust, policy))

@@ -16,15 +16,17 @@ Choices made here:
 - `decode_tcvn3(text)` restores capitals where the text shows they were meant: `caps=True`
   (the caller saw a caps font such as ".VnTimeH"); a word with two capitals or a capital after
   its toned letter ("CéNG" → "CỘNG", "ñY" → "ỦY", but "Hµ" → "Hà", "Sè:" → "Số:"); a
-  one-capital word next to such a word ("HßA X· HéI" → "HÒA XÃ HỘI"); and the first letter
-  of a word after ". ", "! " or "? ".
+  one-capital word next to such a word ("HßA X· HéI" → "HÒA XÃ HỘI") or in a line of
+  capitals without digits ("Së Y TÕ" → "SỞ Y TẾ"); the first letter of a word after ". ",
+  "! " or "? ".
 - "ư" is code 0xAD, the soft hyphen, which PDF text extraction often shows as "-": a hyphen
   touching a letter becomes "ư" when that makes a Vietnamese syllable ("n-íc" → "nước").
 - In decoding, characters 0x80–0x9F are read only as raw C1 code points, never as their
   Windows-1252 forms (“ ” – …), because ABC documents use those as real punctuation.
 
-So `decode_tcvn3(encode_tcvn3(s)) == s` for lowercase text, for the seven TCVN3 capitals, for
-all-capital words of two or more capitals, and for any text with `full=True`.
+So `decode_tcvn3(encode_tcvn3(s)) == s` for lowercase words, for the seven TCVN3 capitals,
+for all-capital words, and for any text with `full=True` (except where the two decoding
+guesses above apply: a letter after a full stop, a hyphen between letters).
 """
 
 from __future__ import annotations
@@ -151,17 +153,24 @@ def decode_tcvn3(text: str, *, caps: bool = False) -> str:
     """TCVN3 text (bytes shown as Latin-1 characters) → Unicode, NFC.
 
     `caps`: the text was set in a caps font (".VnTimeH"): everything is upper case.
+    Capitals are guessed line by line (see the module notes).
     """
+    return nfc("".join(_decode_line(line, caps) for line in text.splitlines(keepends=True)))
+
+
+def _decode_line(text: str, caps: bool) -> str:
     spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     words = [_restore_u_horn(text[a:b]) for a, b in spans]
     capital = [caps or _capital_word(w) for w in words]
+    capital_line = _capital_line(words, capital)
     out, pos = [], 0
     for i, ((a, b), word) in enumerate(zip(spans, words)):
         out.append(text[pos:a])
         upper = capital[i]
         if not upper and _initial_capital_word(word):
             # "X·" among capital words, as in "HßA X· HéI"; "Sè:" before "15/KH" stays "Số:".
-            upper = (i > 0 and capital[i - 1]) or (i + 1 < len(words) and capital[i + 1])
+            upper = (capital_line or (i > 0 and capital[i - 1])
+                     or (i + 1 < len(words) and capital[i + 1]))
         decoded = _decode_chars(word)
         if upper:
             decoded = decoded.upper()
@@ -171,7 +180,19 @@ def decode_tcvn3(text: str, *, caps: bool = False) -> str:
         out.append(decoded)
         pos = b
     out.append(text[pos:])
-    return nfc("".join(out))
+    return "".join(out)
+
+
+def _capital_line(words: list[str], capital: list[bool]) -> bool:
+    """A line of capitals only, with no digits, and at least one word that is plainly capitals
+    ("Së Y TÕ" is "SỞ Y TẾ"; "Hµ Néi" stays "Hà Nội", "Sè: 15/KH" stays "Số: 15/KH")."""
+    lettered = [w for w in words if any(ch.isalpha() or ch in _DECODE for ch in w)]
+    if len(lettered) < 2 or any(ch.isdigit() for w in words for ch in w):
+        return False
+    if any(_has_lower_ascii(w) for w in lettered):
+        return False
+    plain_capitals = any(w.isascii() and w.isalpha() and w.isupper() for w in lettered)
+    return plain_capitals or any(capital)
 
 
 # --- VNI (VNI-Times fonts): a base letter followed by a mark byte --------------------------

@@ -15,7 +15,7 @@ from models.document import BBox
 class SealMark:
     page: int              # 1-based
     bbox: BBox
-    red_ratio: float       # red pixels / box area (a ring with text: ~0.05–0.4; a filled disc: ~0.8)
+    red_ratio: float       # red pixels / box area (ring with text ~0.05–0.4, filled disc ~0.8)
     roundness: float       # 0..1: how much of a circle's rim is red, less red outside the circle
     confidence: float      # 0..1
 

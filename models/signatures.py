@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Literal
+
+from models.document import BBox
 
 
 class SignatureStatus(StrEnum):
@@ -29,6 +32,53 @@ class SigningTimeSource(StrEnum):
 # Modification levels after signing that cannot change what the document says: more
 # signatures or form filling, and validation data (DSS, document timestamps).
 HARMLESS_MODIFICATIONS = frozenset({"NONE", "LTA_UPDATES", "FORM_FILLING"})
+
+
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """What the operator accepts; the defaults are the safe choice."""
+
+    allow_sha1: bool = False                  # SHA-1 digests are collision-prone
+    require_non_repudiation: bool = False     # demand nonRepudiation key usage
+    accept_unchecked_revocation: bool = True  # only recorded: the rule set decides
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChangedWord:
+    page: int                                 # 1-based
+    text: str
+    bbox: BBox                                # in the revision the word comes from
+    kind: Literal["added", "removed"]
+
+    def to_json(self) -> dict:
+        return {"page": self.page, "text": self.text, "bbox": self.bbox.as_list(),
+                "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class SignatureChanges:
+    """What the updates appended after a signature did to the signed revision."""
+
+    later_revisions: tuple[str, ...]          # one line per later revision, harmless or not
+    changed_fields: tuple[str, ...] = ()      # non-signature form fields whose value changed
+    changed_words: tuple[ChangedWord, ...] = ()
+    changed_pages: tuple[int, ...] = ()       # pages whose rendering differs (1-based)
+    summary: str = ""                         # the first change, in one line
+
+    @property
+    def changes_content(self) -> bool:
+        """Whether what a reader sees or the form says is different from what was signed."""
+        return bool(self.changed_fields or self.changed_words or self.changed_pages)
+
+    def to_json(self) -> dict:
+        return {"later_revisions": list(self.later_revisions),
+                "changed_fields": list(self.changed_fields),
+                "changed_words": [w.to_json() for w in self.changed_words],
+                "changed_pages": list(self.changed_pages),
+                "summary": self.summary}
 
 
 @dataclass(frozen=True)
@@ -58,6 +108,14 @@ class SignatureReport:
     expired: bool = False             # the certificate was outside its validity at signing
     unsupported: bool = False
     malformed: bool = False
+    changes: SignatureChanges | None = None   # only when later revisions exist
+    digest_algorithm: str | None = None       # e.g. "sha256"
+    digest_rejected: bool = False             # the policy refuses the digest (SHA-1)
+    key_usage_rejected: bool = False          # the policy refuses the key usage
+    policy: SignaturePolicy = field(default_factory=SignaturePolicy)
+    claimed_signing_time: dt.datetime | None = None   # the CMS signingTime attribute
+    timestamp_time: dt.datetime | None = None         # genTime of the timestamp token
+    signing_time_note: str | None = None
 
     @property
     def status(self) -> SignatureStatus:
@@ -65,7 +123,7 @@ class SignatureReport:
             return SignatureStatus.MALFORMED
         if self.unsupported:
             return SignatureStatus.UNSUPPORTED
-        if not (self.intact and self.valid):
+        if not (self.intact and self.valid) or self.digest_rejected:
             return SignatureStatus.INVALID
         if self.modified_after_signing:
             return SignatureStatus.MODIFIED
@@ -73,7 +131,7 @@ class SignatureReport:
             return SignatureStatus.REVOKED
         if self.expired:
             return SignatureStatus.EXPIRED
-        if not self.trusted:
+        if not self.trusted or self.key_usage_rejected:
             return SignatureStatus.UNTRUSTED
         return SignatureStatus.VALID
 
@@ -107,4 +165,10 @@ class SignatureReport:
             "docmdp_ok": self.docmdp_ok,
             "is_timestamp": self.is_timestamp,
             "reason": self.reason,
+            "changes": self.changes.to_json() if self.changes else None,
+            "digest_algorithm": self.digest_algorithm,
+            "policy": self.policy.to_json(),
+            "claimed_signing_time": iso(self.claimed_signing_time),
+            "timestamp_time": iso(self.timestamp_time),
+            "signing_time_note": self.signing_time_note,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import unicodedata
@@ -107,6 +108,16 @@ def test_tcvn3_full_round_trip_and_header_capitals():
     assert decode_tcvn3("céng hßa", caps=True) == "CỘNG HÒA"
 
 
+def test_tcvn3_extraction_artefacts_and_capitals():
+    # 0xAD (ư) is the soft hyphen, which PDF extraction shows as "-".
+    assert decode_tcvn3("n-íc th-êng trung -¬ng - L-u: VT") == "nước thường trung ương - Lưu: VT"
+    assert decode_tcvn3("Hue-S 15/KH-UBND") == "Hue-S 15/KH-UBND"
+    assert decode_tcvn3("ñY BAN NH¢N D¢N") == "ỦY BAN NHÂN DÂN"
+    assert decode_tcvn3("Sè: 15/PA-SGD§T") == "Số: 15/PA-SGDĐT"
+    assert decode_tcvn3("KT. CHñ TÞCH") == "KT. CHỦ TỊCH"
+    assert decode_tcvn3("quan träng. ®Èy m¹nh") == "quan trọng. Đẩy mạnh"
+
+
 def test_decoded_text_is_nfc():
     decomposed = unicodedata.normalize("NFD", DATE_LINE)
     assert decode_tcvn3(decomposed) == DATE_LINE
@@ -174,13 +185,18 @@ def test_text_layer_verdicts_without_ocr():
     assert decide_text_layer(blank, 2).verdict == "blank"
 
     scan = doc.new_page()
-    scan.insert_image(scan.rect, pixmap=pymupdf.Pixmap(pymupdf.csGRAY, pymupdf.IRect(0, 0, 50, 70), 0))
+    picture = pymupdf.Pixmap(pymupdf.csGRAY, pymupdf.IRect(0, 0, 50, 70), 0)
+    scan.insert_image(scan.rect, pixmap=picture)
     assert decide_text_layer(scan, 3).verdict == "empty"
     scan.insert_font(fontname="lib", fontfile=FONT)
     scan.insert_text((400, 800), "Ký bởi: Nguyễn Văn A", fontname="lib", fontsize=8)
     assert decide_text_layer(scan, 3).verdict == "too_short"
     scan.insert_text((60, 60), MOTTO + " " + MOTTO2, fontname="lib", fontsize=8)
     assert decide_text_layer(scan, 3).verdict == "image_little_text"
+
+    ascii_page = doc.new_page()
+    ascii_page.insert_text((40, 60), "Cong hoa xa hoi chu nghia Viet Nam " * 8, fontsize=6)
+    assert decide_text_layer(ascii_page, 4).verdict == "no_diacritics"
 
     unicode_page = header_page(doc, body_lines=2)
     decision = decide_text_layer(unicode_page, 5)
@@ -242,7 +258,15 @@ def test_png_and_multipage_tiff(tmp_path: Path, header_scan_300):
     assert page.width == pytest.approx(595, abs=1)    # 300 dpi assumed: no dpi stored
     assert_lines_found([line.text for line in page.lines], HEADER)
 
-    small = header_scan_300.resize((header_scan_300.width * 2 // 3, header_scan_300.height * 2 // 3))
+    jpeg = tmp_path / "scan.jpg"
+    band = header_scan_300.crop((1200, 0, header_scan_300.width, header_scan_300.height))
+    band.convert("RGB").save(jpeg, format="JPEG", quality=90, dpi=(150, 150))
+    result = read_document(jpeg)
+    assert result.pages[0].width == pytest.approx(band.width * 72 / 150, abs=1)
+    assert_lines_found([line.text for line in result.pages[0].lines], (MOTTO, MOTTO2))
+
+    width, height = header_scan_300.size
+    small = header_scan_300.resize((width * 2 // 3, height * 2 // 3))
     second = small.crop((small.width // 2, 0, small.width, small.height))
     tiff = tmp_path / "scan.tif"
     small.save(tiff, format="TIFF", dpi=(200, 200), save_all=True, append_images=[second],
@@ -274,7 +298,6 @@ def test_document_hash_kind_and_text_source(tmp_path: Path):
     path = tmp_path / "kh.pdf"
     path.write_bytes(data)
     result = read_document(path)
-    import hashlib
     assert result.sha256 == hashlib.sha256(data).hexdigest()
     assert result.kind == "pdf" and result.text_source == "text" and result.errors == ()
     assert detect_kind(b"junk\n%PDF-1.7\n") == "pdf" and detect_kind(b"plain") is None
@@ -295,6 +318,10 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     empty.write_bytes(b"")
     folder = tmp_path / "folder.pdf"
     folder.mkdir()
+    png = io.BytesIO()
+    Image.new("L", (400, 300), 255).save(png, format="PNG")
+    cut_png = tmp_path / "cut.png"
+    cut_png.write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
     return {
         "missing": (tmp_path / "missing.pdf", "no such file"),
         "directory": (folder, "directory"),
@@ -302,11 +329,12 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "text renamed .pdf": (text, "not a PDF"),
         "encrypted": (encrypted, "password"),
         "truncated": (truncated, "truncated"),
+        "truncated image": (cut_png, "truncated"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "directory", "zero bytes", "text renamed .pdf",
-                                  "encrypted", "truncated"])
+                                  "encrypted", "truncated", "truncated image"])
 def test_bad_inputs_raise_one_clear_line(tmp_path: Path, case: str):
     path, expected = bad_inputs(tmp_path)[case]
     with pytest.raises(InputFileError) as raised:
@@ -321,3 +349,29 @@ def test_truncated_pdf_that_still_reads_is_kept_with_an_error():
     result = read_document_bytes(cut, "cut.pdf")
     assert any("damaged or truncated" in e for e in result.errors)
     assert BODY in result.pages[0].text
+
+
+# --- realistic samples (samples/render.py, samples/scan.py) -----------------------------------
+
+def test_realistic_samples_tcvn3_and_stamped_scan():
+    """A generated document: its TCVN3 variant reads as the Unicode one, and OCR of the printed,
+    signed and stamped page still finds the signer's title and name under the seal."""
+    import random
+
+    render = pytest.importorskip("samples.render")
+    scan = pytest.importorskip("samples.scan")
+    content = pytest.importorskip("samples.content")
+    from models.fields import DocType
+
+    spec = content.make_spec(random.Random(2024), DocType.KE_HOACH)
+    pdf, layout = render.render_pdf_with_layout(spec)
+    digital = read_document_bytes(pdf, "kh.pdf")
+    legacy = read_document_bytes(render.render_pdf_with_layout(spec, tcvn3=True)[0], "kh-abc.pdf")
+    assert {p.source for p in legacy.pages} == {TextSource.TCVN3}
+    for ours, theirs in zip(legacy.pages, digital.pages):
+        assert fuzz.ratio(ours.text, theirs.text) >= 98
+
+    signed = scan.scan_pages(pdf, layout, dpi=300, seed=7)[layout.signer_page - 1]
+    lines = ocr_image(signed, px_per_pt=300 / 72)
+    expected = tuple(t for t in (spec.authority_line, spec.signer_title, spec.signer_name) if t)
+    assert_lines_found([line.text for line in lines], expected, minimum=85)

@@ -4,7 +4,6 @@ pyHanko's own validator (no mocks)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 import unicodedata
 from io import BytesIO
 
@@ -114,11 +113,9 @@ def test_bmp_string_subject_round_trips(pki):
     assert b"\x1e" + bytes([len(PERSON) * 2]) in identity.cert.tbs_certificate_bytes
 
 
-def test_same_seed_same_keys_and_cheap_to_build():
-    started = time.perf_counter()
+def test_same_seed_same_keys():
     first, second = DemoPKI.create("seed-a"), DemoPKI.create("seed-a")
     a, b = first.person(PERSON, AGENCY, "CCCD:1"), second.person(PERSON, AGENCY, "CCCD:1")
-    assert time.perf_counter() - started < 1.0
     assert a.cert.public_key() == b.cert.public_key() and a.serial == b.serial
     assert first.root.cert.public_key() == second.root.cert.public_key()
     other = DemoPKI.create("seed-b")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import random
-import time
 from functools import lru_cache
 
 import numpy as np
@@ -175,9 +174,11 @@ def _seal_png(diameter_px: int) -> bytes:
         a = -math.pi + 2 * math.pi * i / len(text)
         draw.text((c + 0.83 * r * math.cos(a), c + 0.83 * r * math.sin(a)), ch, font=font,
                   fill=red, anchor="mm")
-    star = [(c + (inner * 0.5 if k % 2 == 0 else inner * 0.2) * math.cos(-math.pi / 2 + k * math.pi / 5),
-             c + (inner * 0.5 if k % 2 == 0 else inner * 0.2) * math.sin(-math.pi / 2 + k * math.pi / 5))
-            for k in range(10)]
+    star = []
+    for k in range(10):
+        radius = inner * (0.5 if k % 2 == 0 else 0.2)
+        angle = -math.pi / 2 + k * math.pi / 5
+        star.append((c + radius * math.cos(angle), c + radius * math.sin(angle)))
     draw.polygon(star, fill=red)
     buf = io.BytesIO()
     img.save(buf, "PNG")
@@ -226,13 +227,3 @@ def test_marks_model_derives_has_seal_and_serialises():
     js = marks.to_json()
     assert js["has_seal"] is True and js["seals"][0]["bbox"] == [300.0, 600.0, 413.4, 713.4]
     assert js["handwriting"][0]["page"] == 2
-
-
-def test_a_page_takes_well_under_a_second():
-    images, _ = _scan(0, True, True)
-    with pymupdf.open(stream=to_image_pdf(list(images), SCAN_DPI)) as doc:
-        start = time.perf_counter()
-        find_marks_pdf(doc, dpi=100)
-        per_page = (time.perf_counter() - start) / doc.page_count
-    # ~40–80 ms on a laptop core (JPEG decoding included); generous for loaded CI machines.
-    assert per_page < 0.5

@@ -1,0 +1,162 @@
+"""Known attacks on signed PDFs, built with the project's generator and validated for real:
+none may ever come out `valid`, and the reason must say what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from extractors.signatures import TrustStore, read_signatures
+from models.signatures import SignatureStatus
+from samples import attacks
+from samples.pki import DemoPKI
+
+SIGNED_AT = dt.datetime(2024, 3, 5, 9, 30, tzinfo=attacks.VN_TZ)
+NOT_VALID = {SignatureStatus.MODIFIED, SignatureStatus.INVALID, SignatureStatus.MALFORMED}
+
+
+@pytest.fixture(scope="module")
+def pki() -> DemoPKI:
+    return DemoPKI.create("attacks")
+
+
+@pytest.fixture(scope="module")
+def trust(pki) -> TrustStore:
+    return TrustStore(roots=(pki.root.cert,), intermediates=(pki.intermediate.cert,))
+
+
+@pytest.fixture(scope="module")
+def evidence():
+    return attacks.evidence(seed=2)
+
+
+@pytest.fixture(scope="module")
+def signed(evidence, pki) -> bytes:
+    return attacks.sign_evidence(evidence[0], pki, SIGNED_AT)
+
+
+@pytest.fixture(scope="module")
+def shadow_signed(evidence, pki) -> bytes:
+    return attacks.sign_evidence(attacks.shadow_prepare(evidence[0]), pki, SIGNED_AT)
+
+
+def statuses(reports) -> list[SignatureStatus]:
+    return [r.status for r in reports]
+
+
+def test_untouched_documents_are_valid(signed, shadow_signed, evidence, pki, trust):
+    # The prepared shadow document and a form with a filled field are valid as signed:
+    # the attacks below are what makes them fail.
+    form = attacks.sign_evidence(attacks.with_form_field(evidence[0]), pki, SIGNED_AT)
+    for pdf in (signed, shadow_signed, form):
+        reports = read_signatures(pdf, trust)
+        assert statuses(reports) == [SignatureStatus.VALID] * 2
+        assert reports[0].changes.later_revisions == ("revision 3: signature added (harmless)",)
+        assert not reports[0].changes.changes_content
+
+
+def test_incremental_saving_changes_page_text(signed, evidence, trust):
+    number = evidence[1].number                                   # e.g. "197/KH-STTTT"
+    seq, rest = number.split("/", 1)
+    forged = f"{int(seq) + 1}/{rest}"
+    reports = read_signatures(attacks.change_text(signed, number, forged), trust)
+    assert statuses(reports) == [SignatureStatus.MODIFIED] * 2
+    for report in reports:
+        assert report.intact and report.valid and report.modified_after_signing
+        assert report.reason == f"page 1 text changed after signing: '{number}' → '{forged}'"
+        assert report.changes.changed_pages == (1,)
+        assert any("(not harmless)" in line for line in report.changes.later_revisions)
+
+
+def test_signature_wrapping_byte_range_widened(signed, trust):
+    person, agency = read_signatures(attacks.wrap_byte_range(signed), trust)
+    assert agency.status == SignatureStatus.INVALID and not agency.intact
+    assert "altered" in agency.reason
+    assert person.status == SignatureStatus.MODIFIED
+
+
+def test_signature_wrapping_signed_part_moved(signed, trust):
+    reports = read_signatures(attacks.move_signed_content(signed), trust)
+    assert reports and set(statuses(reports)) <= NOT_VALID
+    assert SignatureStatus.VALID not in statuses(reports)
+    assert any(r.status == SignatureStatus.MALFORMED and
+               ("wrapping" in r.reason or "cannot be read" in r.reason) for r in reports)
+
+
+def test_signature_wrapping_gap_holds_injected_bytes(signed, trust):
+    # The same move, but the file's own xref still reads: the gap check names it.
+    match = attacks.last_byte_range(signed)
+    _, len1, start2, len2 = (int(v) for v in match.group(1).split())
+    padded = signed[:start2] + b"\n%injected\n" + signed[start2:]
+    values = f"[0 {len1} {start2 + 11} {len2}]".encode()
+    forged = attacks.set_byte_range(padded, match, values)
+    reports = read_signatures(forged, trust)
+    assert SignatureStatus.VALID not in statuses(reports)
+    assert any("signature wrapping" in r.reason or "cannot be read" in r.reason
+               for r in reports)
+
+
+@pytest.mark.parametrize("variant, words", [
+    ("empty_contents", "empty /Contents"),
+    ("zero_contents", "all zeros"),
+    ("no_byte_range", "no /ByteRange"),
+    ("zero_byte_range", "[0, 0, 0, 0]"),
+    ("negative_byte_range", "negative"),
+    ("overlapping_byte_range", "overlapping"),
+    ("byte_range_past_eof", "past the end of the file"),
+])
+def test_universal_signature_forgery(signed, trust, variant, words):
+    person, forged = read_signatures(attacks.forge(signed, variant), trust)
+    assert forged.status == SignatureStatus.MALFORMED and not forged.valid
+    assert words in forged.reason
+    # The person's genuine signature is untouched by an edit inside the agency's signature.
+    assert person.status == SignatureStatus.VALID
+
+
+@pytest.mark.parametrize("attack, expected", [
+    (attacks.shadow_hide,
+     f"page 1 text changed after signing: added '{attacks.HIDDEN_TEXT}'"),
+    (attacks.shadow_overlay, "page 1 text changed after signing: added"),
+    (attacks.shadow_replace_font,
+     "page 1 text changed after signing: '150.000.000' → '950.000.000'"),
+    (attacks.shadow_replace_page, "page 1 text changed after signing"),
+])
+def test_shadow_attacks(shadow_signed, trust, attack, expected):
+    reports = read_signatures(attack(shadow_signed), trust)
+    assert statuses(reports) == [SignatureStatus.MODIFIED] * 2
+    for report in reports:
+        # pyHanko's difference analysis itself refuses the update, not only our comparison.
+        assert report.modification_level == "OTHER"
+        assert report.reason.startswith(expected)
+        assert report.changes.changed_pages == (1,)
+
+
+def test_annotation_added_after_signing(signed, trust):
+    reports = read_signatures(attacks.add_free_text(signed), trust)
+    assert statuses(reports) == [SignatureStatus.MODIFIED] * 2
+    assert all("Số: 99/KH-UBND" in r.reason and "after signing" in r.reason for r in reports)
+
+
+def test_form_value_changed_after_signing(evidence, pki, trust):
+    form = attacks.sign_evidence(attacks.with_form_field(evidence[0]), pki, SIGNED_AT)
+    reports = read_signatures(attacks.change_form_value(form), trust)
+    # pyHanko accepts it as form filling; for evidence it is a change all the same.
+    assert [r.modification_level for r in reports] == ["FORM_FILLING"] * 2
+    assert statuses(reports) == [SignatureStatus.MODIFIED] * 2
+    for report in reports:
+        assert report.changes.changed_fields == (attacks.FORM_FIELD,)
+        assert report.reason == \
+            "form field 'kinh_phi' changed after signing: '150.000.000' → '950.000.000'"
+        assert "revision 4: form field values changed: kinh_phi (not harmless)" in \
+            report.changes.later_revisions
+
+
+def test_second_signature_over_altered_first_revision(evidence, pki, trust):
+    person, agency = read_signatures(attacks.sign_over_altered(evidence[0], pki, SIGNED_AT),
+                                     trust)
+    assert person.status == SignatureStatus.INVALID and not person.intact
+    assert "altered" in person.reason
+    # The agency really signed those bytes; its report says what it covers.
+    assert agency.status == SignatureStatus.VALID
+    assert "covers earlier signature(s) that do not verify: Signature1" in agency.reason
