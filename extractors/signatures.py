@@ -122,7 +122,7 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
         return False
 
 
-def _read_certificates(path: Path) -> list[x509.Certificate]:
+def read_certificates(path: Path) -> list[x509.Certificate]:
     data = path.read_bytes()
     try:
         if b"-----BEGIN PKCS7-----" in data:
@@ -150,7 +150,7 @@ def load_trust(paths: list[Path]) -> TrustStore:
         else:
             raise KiemchungError(f"trust path not found: {path}")
         for file in files:
-            for cert in _read_certificates(file):
+            for cert in read_certificates(file):
                 certs.setdefault(cert.fingerprint(hashes.SHA256()), cert)
     roots = tuple(c for c in certs.values() if _is_self_signed(c))
     intermediates = tuple(c for c in certs.values() if not _is_self_signed(c))

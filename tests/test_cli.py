@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -24,7 +25,8 @@ CONTRACT_KEYS = {"sha256", "pages", "text_source", "doc_type", "number", "issue_
 
 def kiemchung(*args: str) -> subprocess.CompletedProcess:
     exe = shutil.which("kiemchung", path=str(Path(sys.executable).parent)) or "kiemchung"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "COLUMNS": "250"}   # wide tables: one row per line
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +101,13 @@ def test_bad_input_gives_one_clear_line(case, expected, tmp_path, signed_plan):
     assert "Traceback" not in result.stderr and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0].lower(), lines
+
+
+def test_demo_reads_every_bundled_sample():
+    result = kiemchung("demo")
+    assert result.returncode == 0, result.stderr
+    for name in ("ke_hoach_signed.pdf", "quyet_dinh_unsigned.pdf", "thong_bao_scan300.pdf",
+                 "giay_trieu_tap_photo.jpg", "bao_cao_tcvn3.pdf"):
+        assert name in result.stdout
+    assert "valid, valid" in result.stdout          # the signed plan, trusted in the demo only
+    assert "error" not in result.stdout

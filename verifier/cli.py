@@ -48,10 +48,12 @@ def _run(action):
 
 
 def _trust(extra: list[Path] | None):
-    """Trust roots from the settings (environment or settings file) plus --trust-root."""
+    """Trust roots from the settings, the imported ones (`kiemchung trust add`) and --trust-root."""
     from extractors.signatures import load_trust
 
-    return load_trust(list(load_settings().trust_roots) + list(extra or []))
+    settings = load_settings()
+    imported = [settings.trust_dir] if settings.trust_dir.is_dir() else []
+    return load_trust(list(settings.trust_roots) + imported + list(extra or []))
 
 
 def _fields_table(result: Inspection) -> Table:
@@ -146,6 +148,283 @@ def demo() -> None:
                           or "—", signatures, "yes" if data["has_seal"] else "no")
     console.print(table)
 
+
+# -- verification and scoring -----------------------------------------------------------------
+
+VERDICT_STYLE = {"pass": "green", "partial": "yellow", "needs_review": "magenta", "fail": "red",
+                 "not_applicable": "dim"}
+RulesetOption = Annotated[str, typer.Option(
+    "--ruleset", help="rule set id (see `kiemchung rulesets`) or a rule set YAML file")]
+
+
+def _load_ruleset(value: str):
+    from verifier.ruleset import load_ruleset, load_ruleset_file
+
+    if value.endswith((".yaml", ".yml")) or Path(value).is_file():
+        return load_ruleset_file(Path(value))
+    return load_ruleset(value)
+
+
+def _level(value: str | None):
+    from verifier.ruleset import Level
+
+    if value is None:
+        return None
+    try:
+        return Level(value)
+    except ValueError:
+        _fail(f"unknown level {value!r} (known: {', '.join(lv.value for lv in Level)})", 2)
+
+
+def _inspect_evidence(files: list[Path], trust) -> tuple[list[Inspection], list]:
+    """Inspections of the files that can be read; the others named with the reason. A path
+    that does not exist is a mistake on the command line, not evidence."""
+    from extractors.pipeline import inspect_file
+    from models.errors import InputFileError
+    from verifier.evaluate import UnreadableFile
+
+    dpi = load_settings().ocr_dpi
+    inspections, unreadable = [], []
+    for path in files:
+        if not path.exists():
+            _fail(f"{path}: no such file", 2)
+        try:
+            inspections.append(inspect_file(path, trust=trust, ocr_dpi=dpi))
+        except InputFileError as error:
+            unreadable.append(UnreadableFile(str(path), error.message))
+    return inspections, unreadable
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _verdict_table(verdict, criterion_name: str) -> Table:
+    style = VERDICT_STYLE.get(verdict.status.value, "")
+    table = Table(title=f"{verdict.criterion} {criterion_name}: [{style}]"
+                        f"{verdict.status.value.upper()}[/{style}] "
+                        f"{_points(verdict.points)}/{_points(verdict.max_points)}",
+                  title_justify="left", caption=verdict.summary, caption_justify="left")
+    for column in ("status", "check", "file", "page", "message"):
+        table.add_column(column, overflow="fold")
+    for c in verdict.checks:
+        s = VERDICT_STYLE.get(c.status.value, "")
+        table.add_row(f"[{s}]{c.status.value}[/{s}]", c.name,
+                      Path(c.file).name if c.file else "—", str(c.page or "—"), c.message)
+    return table
+
+
+@app.command()
+def verify(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="evidence files")] = None,
+    ruleset: RulesetOption = "hue-2024",
+    criterion: Annotated[str, typer.Option(help="criterion id, e.g. 2.1")] = ...,
+    level: Annotated[str, typer.Option(help="so, huyen or xa")] = ...,
+    year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
+    unit: Annotated[Optional[str], typer.Option(help="the unit evaluated, e.g. "
+                                                      "\"UBND huyện Phú Vang\"")] = None,
+    trust_root: TrustRootOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the contract's JSON object")]
+    = False,
+) -> None:
+    """Judge one criterion for one unit from its evidence files: status, points, reasons."""
+    from verifier.evaluate import EvaluationContext, evaluate_criterion
+
+    rules = _run(lambda: _load_ruleset(ruleset))
+    chosen = _run(lambda: rules.criterion(criterion))
+    lv = _level(level)
+    trust = _run(lambda: _trust(trust_root))
+    inspections, unreadable = _run(lambda: _inspect_evidence(list(files or []), trust))
+    result = _run(lambda: evaluate_criterion(
+        rules, chosen.id, lv, unit, year, inspections,
+        context=EvaluationContext(unreadable=tuple(unreadable))))
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        console.print(_verdict_table(result, chosen.name))
+
+
+@app.command()
+def rulesets() -> None:
+    """List the rule sets: id, name, levels, criteria, and where their totals disagree."""
+    from verifier.evaluate import check_problems
+    from verifier.ruleset import available_rulesets, load_ruleset_file
+
+    table = Table(title="rule sets", title_justify="left")
+    for column in ("id", "name", "levels", "criteria", "discrepancies"):
+        table.add_column(column, overflow="fold")
+    found = available_rulesets()
+    if not found:
+        _fail("no rule sets installed", 2)
+    for ruleset_id, path in found.items():
+        try:
+            rules = load_ruleset_file(path)
+        except KiemchungError as error:
+            table.add_row(ruleset_id, "[red]cannot be loaded[/red]", "", "", error.message)
+            continue
+        problems = rules.discrepancies() + check_problems(rules)
+        table.add_row(rules.id, rules.name, ", ".join(lv.value for lv in rules.levels),
+                      str(len(rules.criteria())), "\n".join(problems) or "—")
+    console.print(table)
+
+
+@app.command()
+def criteria(
+    ruleset: Annotated[str, typer.Argument(help="rule set id or YAML file")],
+    level: Annotated[Optional[str], typer.Option(help="only criteria of this level")] = None,
+) -> None:
+    """The criteria of a rule set with their points per level and what backs them."""
+    from verifier.evaluate import check_problems
+
+    rules = _run(lambda: _load_ruleset(ruleset))
+    lv = _level(level)
+    levels = [lv] if lv else list(rules.levels)
+    table = Table(title=f"{rules.id}: {rules.name}", title_justify="left")
+    table.add_column("id")
+    table.add_column("criterion", overflow="fold")
+    for each in levels:
+        table.add_column(each.value, justify="right")
+    table.add_column("backed by")
+    shown = rules.criteria(lv)
+    for c in shown:
+        backed = c.backed_by + (f" ({c.platform})" if c.platform else "")
+        table.add_row(c.id, c.name, *[_points(c.points[x]) if x in c.points else "—"
+                                      for x in levels], backed)
+    table.add_section()
+    table.add_row("", f"total ({len(shown)} criteria)",
+                  *[_points(rules.computed_totals(x).points) for x in levels], "")
+    console.print(table)
+    for problem in rules.discrepancies() + check_problems(rules):
+        console.print(f"[yellow]discrepancy:[/yellow] {problem}")
+
+
+def _unit_level(name: str):
+    """The level a unit's folder name says: "Sở …" → so, "UBND huyện …" → huyen, "UBND xã …" →
+    xa."""
+    import re
+
+    from checks.text import fold
+    from verifier.ruleset import Level
+
+    text = fold(name)
+    if re.search(r"(^|\s)sở\s", text):
+        return Level.SO
+    if re.search(r"\b(huyện|thị xã|thành phố|quận)\b", text):
+        return Level.HUYEN
+    if re.search(r"\b(xã|phường|thị trấn)\b", text):
+        return Level.XA
+    return None
+
+
+def _write_report(path: Path, totals, verdicts_by_unit) -> None:
+    criterion_rows = [(unit, level, v.criterion, v.status.value, v.points, v.max_points, v.summary)
+                      for (unit, level), verdicts in verdicts_by_unit.items() for v in verdicts]
+    unit_rows = [(t.unit, t.level, t.rank, round(t.total, 2), round(t.achieved, 2),
+                  round(t.maximum, 2), t.band or "", t.pending_review) for t in totals]
+    unit_header = ("unit", "level", "rank", "total", "achieved", "maximum", "band",
+                   "needs_review")
+    criterion_header = ("unit", "level", "criterion", "status", "points", "max_points",
+                        "summary")
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "units"
+        for row in (unit_header, *unit_rows):
+            sheet.append(row)
+        sheet = book.create_sheet("criteria")
+        for row in (criterion_header, *criterion_rows):
+            sheet.append(row)
+        book.save(path)
+    elif path.suffix.lower() == ".csv":
+        import csv
+
+        with path.open("w", newline="", encoding="utf-8-sig") as out:   # BOM: Excel reads UTF-8
+            writer = csv.writer(out)
+            writer.writerow(criterion_header + ("rank", "total", "band"))
+            ranks = {(t.unit, t.level): t for t in totals}
+            for row in criterion_rows:
+                t = ranks[(row[0], row[1])]
+                writer.writerow(row + (t.rank, round(t.total, 2), t.band or ""))
+    else:
+        _fail(f"{path}: the report must be .csv or .xlsx", 2)
+
+
+@app.command()
+def score(
+    folder: Annotated[Path, typer.Argument(help="folder laid out unit/criterion/files")],
+    ruleset: RulesetOption = "hue-2024",
+    year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
+    level: Annotated[Optional[str], typer.Option(help="level of every unit (else read from "
+                                                      "the unit folder's name)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write report.csv or report.xlsx")] = None,
+    trust_root: TrustRootOption = None,
+) -> None:
+    """Score every unit in a folder on every criterion of its level, rank them, band them."""
+    from verifier.evaluate import EvaluationContext, evaluate_criterion
+    from verifier.scoring import score_units
+
+    rules = _run(lambda: _load_ruleset(ruleset))
+    fixed_level = _level(level)
+    if not folder.is_dir():
+        _fail(f"{folder}: not a folder", 2)
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
+        _fail(f"{out}: the report must be .csv or .xlsx", 2)
+    trust = _run(lambda: _trust(trust_root))
+    units = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not units:
+        _fail(f"{folder}: no unit folders in it", 2)
+
+    evidence: dict[tuple[str, str], dict] = {}
+    for unit_dir in units:
+        lv = fixed_level or _unit_level(unit_dir.name)
+        if lv is None:
+            _fail(f"{unit_dir.name}: cannot tell its level from the name; pass --level", 2)
+        known = {c.id for c in rules.criteria(lv)}
+        per_criterion = {}
+        for criterion_dir in sorted(p for p in unit_dir.iterdir() if p.is_dir()):
+            if criterion_dir.name not in known:
+                _fail(f"{criterion_dir}: {rules.id} has no criterion {criterion_dir.name!r} for "
+                      f"level {lv.value}", 2)
+            files = sorted(p for p in criterion_dir.iterdir()
+                           if p.is_file() and p.suffix.lower() in EVIDENCE_SUFFIXES)
+            with console.status(f"reading {unit_dir.name}/{criterion_dir.name}…"):
+                per_criterion[criterion_dir.name] = _run(lambda: _inspect_evidence(files, trust))
+        evidence[(unit_dir.name, lv.value)] = per_criterion
+
+    # Every (file, unit, criterion) of the batch, so that a file reused elsewhere is caught.
+    seen = frozenset((i.text.sha256, unit, criterion)
+                     for (unit, _), per_criterion in evidence.items()
+                     for criterion, (inspections, _) in per_criterion.items()
+                     for i in inspections)
+    verdicts_by_unit = {}
+    for (unit, lv), per_criterion in evidence.items():
+        verdicts = []
+        for c in rules.criteria(_level(lv)):
+            inspections, unreadable = per_criterion.get(c.id, ([], []))
+            verdicts.append(_run(lambda: evaluate_criterion(
+                rules, c.id, lv, unit, year, inspections,
+                context=EvaluationContext(seen=seen, unreadable=tuple(unreadable)))))
+        verdicts_by_unit[(unit, lv)] = verdicts
+    totals = score_units(rules, verdicts_by_unit)
+
+    table = Table(title=f"{rules.id} {year}", title_justify="left")
+    for column in ("level", "rank", "unit", "total", "points", "band", "needs review"):
+        table.add_column(column, overflow="fold")
+    for t in totals:
+        table.add_row(t.level, str(t.rank), t.unit, f"{t.total:g}",
+                      f"{_points(round(t.achieved, 2))}/{_points(t.maximum)}", t.band or "—",
+                      str(t.pending_review))
+    console.print(table)
+    if out is not None:
+        _run(lambda: _write_report(out, totals, verdicts_by_unit))
+        console.print(f"report written to {out}")
+
+
+from verifier.trust_cli import trust_app  # noqa: E402 - registered after the shared helpers
+
+app.add_typer(trust_app, name="trust")
 
 if __name__ == "__main__":
     app()

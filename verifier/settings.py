@@ -21,7 +21,13 @@ class Settings(BaseSettings):
 
     # Trusted roots and intermediates: PEM/DER files or folders, separated by ':'.
     trust_roots: Annotated[list[Path], NoDecode] = []
+    # Where kiemchung keeps its own state: imported trust roots (trust/), later the database.
+    data_dir: Path = Path.home() / ".local" / "share" / "kiemchung"
     ocr_dpi: int = 300
+
+    @property
+    def trust_dir(self) -> Path:
+        return self.data_dir / "trust"
 
     @field_validator("trust_roots", mode="before")
     @classmethod
