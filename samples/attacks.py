@@ -20,7 +20,6 @@ time labelled as UTC in signingTime, and Word-style hybrid-reference files.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import re
@@ -36,15 +35,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import fields, signers
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from models.fields import DocType
 from samples.content import make_spec
 from samples.pki import DEFAULT_CRL_URL, DEFAULT_VALIDITY, DemoPKI, Identity, derive_key, \
     derive_serial, subject_name
 from samples.render import font_file, render_pdf
-from samples.sign import make_signer, make_timestamper, sign_pdf, sign_person_and_agency
+from samples.sign import sign_pdf, sign_person_and_agency
 from samples.spec import DocumentSpec
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
@@ -377,39 +374,15 @@ def sign_over_altered(pdf: bytes, pki: DemoPKI, at: dt.datetime) -> bytes:
 
 # -- signing variants (not attacks) ----------------------------------------------------------
 
-async def _sign_variant(pdf: bytes, identity: Identity, *, field_name: str,
-                        signing_time: dt.datetime, claimed_time: dt.datetime,
-                        md_algorithm: str, tsa: Identity | None,
-                        tsa_time: dt.datetime | None, strict: bool) -> bytes:
-    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm=md_algorithm)
-    timestamper = make_timestamper(tsa, tsa_time or signing_time) if tsa else None
-    pdf_signer = signers.PdfSigner(meta, make_signer(identity),
-                                   new_field_spec=fields.SigFieldSpec(field_name),
-                                   timestamper=timestamper)
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=strict)
-    session = pdf_signer.init_signing_session(writer)
-    session.system_time = signing_time
-    info = await session.perform_presign_validation(writer)
-    reserved = await session.estimate_signature_container_size(info)
-    tbs = session.prepare_tbs_document(validation_info=info, bytes_reserved=reserved)
-    digest, output = tbs.digest_tbs_document(output=BytesIO())
-    signed = await tbs.perform_signature(
-        document_digest=digest.document_digest,
-        pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=claimed_time))
-    await signed.post_signature_processing(output)
-    return output.getvalue()
-
-
 def sign_variant(pdf: bytes, identity: Identity, *, signing_time: dt.datetime,
                  claimed_time: dt.datetime | None = None, md_algorithm: str = "sha256",
                  tsa: Identity | None = None, field_name: str = "Signature1",
                  strict: bool = True) -> bytes:
     """Sign at `signing_time` (the /M entry and the timestamp token, if `tsa`) while the
     signingTime attribute says `claimed_time`, with any digest algorithm."""
-    return asyncio.run(_sign_variant(
-        pdf, identity, field_name=field_name, signing_time=signing_time,
-        claimed_time=claimed_time or signing_time, md_algorithm=md_algorithm, tsa=tsa,
-        tsa_time=signing_time, strict=strict))
+    return sign_pdf(pdf, identity, field_name=field_name, signing_time=signing_time,
+                    claimed_time=claimed_time, md_algorithm=md_algorithm, tsa=tsa,
+                    strict=strict)
 
 
 def local_time_as_utc(moment: dt.datetime) -> dt.datetime:

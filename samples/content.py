@@ -525,7 +525,7 @@ def _closing(doc_type: DocType, agency: Agency) -> str | None:
     return {
         DocType.KE_HOACH: f"Trên đây là Kế hoạch {{s}} của {who}./.",
         DocType.BAO_CAO: f"Trên đây là báo cáo {{s}} của {who}./.",
-        DocType.CONG_VAN: f"Đề nghị các cơ quan, đơn vị quan tâm thực hiện./.",
+        DocType.CONG_VAN: "Đề nghị các cơ quan, đơn vị quan tâm thực hiện./.",
         DocType.CHI_THI: "Yêu cầu Thủ trưởng các cơ quan, đơn vị nghiêm túc thực hiện Chỉ thị "
                          "này./.",
         DocType.HUONG_DAN: "Trong quá trình thực hiện, nếu có vướng mắc, đề nghị phản ánh về "

@@ -100,8 +100,9 @@ def appearance_pdf(text: str, width: float, height: float) -> bytes:
 async def _sign(pdf_bytes: bytes, identity: Identity, *, field_name: str,
                 signing_time: dt.datetime, embed_chain: bool,
                 stamp_style: StaticStampStyle | None, timestamper: DummyTimeStamper | None,
-                box: tuple[int, int, int, int] | None, page: int, strict: bool) -> bytes:
-    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256")
+                box: tuple[int, int, int, int] | None, page: int, strict: bool,
+                claimed_time: dt.datetime, md_algorithm: str) -> bytes:
+    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm=md_algorithm)
     field_spec = fields.SigFieldSpec(sig_field_name=field_name, on_page=page - 1, box=box)
     pdf_signer = signers.PdfSigner(meta, make_signer(identity, embed_chain=embed_chain),
                                    new_field_spec=field_spec, stamp_style=stamp_style,
@@ -117,7 +118,7 @@ async def _sign(pdf_bytes: bytes, identity: Identity, *, field_name: str,
     digest, output = tbs.digest_tbs_document(output=BytesIO())
     signed = await tbs.perform_signature(
         document_digest=digest.document_digest,
-        pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=signing_time))
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=claimed_time))
     await signed.post_signature_processing(output)
     return output.getvalue()
 
@@ -127,11 +128,13 @@ def sign_pdf(pdf_bytes: bytes, identity: Identity, *, field_name: str = "Signatu
              box: tuple[int, int, int, int] | None = None, page: int = 1,
              visible_text: str | None = None,
              embed_crl: x509.CertificateRevocationList | None = None,
-             tsa: Identity | None = None, strict: bool = True) -> bytes:
+             tsa: Identity | None = None, strict: bool = True,
+             claimed_time: dt.datetime | None = None, md_algorithm: str = "sha256") -> bytes:
     """Append one signature. `box` (x0, y0, x1, y1 in PDF points, origin bottom-left) makes it
     visible; `embed_crl` adds a CRL to the document security store in a later update; `tsa`
     adds a signature timestamp token issued one second after `signing_time`; `strict=False`
-    signs files that only a lenient parser reads, as some real tools do."""
+    signs files that only a lenient parser reads, as some real tools do. `claimed_time` puts
+    another time into the signingTime attribute than /M (tools that mislabel local time)."""
     signing_time = signing_time or dt.datetime.now(VN_TZ)
     if signing_time.tzinfo is None:
         raise ValueError("signing_time must be timezone-aware")
@@ -146,7 +149,8 @@ def sign_pdf(pdf_bytes: bytes, identity: Identity, *, field_name: str = "Signatu
         signed = asyncio.run(_sign(pdf_bytes, identity, field_name=field_name,
                                    signing_time=signing_time, embed_chain=embed_chain,
                                    stamp_style=stamp_style, box=box, page=page,
-                                   strict=strict,
+                                   strict=strict, md_algorithm=md_algorithm,
+                                   claimed_time=claimed_time or signing_time,
                                    timestamper=make_timestamper(
                                        tsa, signing_time + dt.timedelta(seconds=1))
                                    if tsa else None))

@@ -97,6 +97,9 @@ class Evidence(_Strict):
     document: list[CheckSpec] = []
     score: Score = Score(tiers=[Tier(share=1.0)])
     allow_scans: bool = False          # a scan with a red seal may stand for the signed file
+    # What the files cannot show and a person must judge (e.g. "teams founded ÷ hamlets"): when
+    # set, qualifying files make the criterion `needs_review` and the score gives the ceiling.
+    needs_review: str | None = None
     note: str | None = None
 
 
@@ -122,6 +125,9 @@ class MainIndex(_Strict):
     id: str
     name: str
     criteria: list[Criterion]
+    # Declared maximum per level, for seeds that give a main index's points but not its criteria
+    # (Bắc Giang); when criteria are given, their points are what counts.
+    points: dict[Level, Annotated[float, Field(ge=0)]] = {}
 
 
 class Totals(_Strict):
@@ -173,6 +179,10 @@ class RuleSet(_Strict):
     data_window: DataWindow | None = None
     scoring: Scoring = Scoring()
     declared_totals: dict[Level, Totals] = {}
+    # The province's evidence policy: may a scan of the signed paper document stand for a
+    # digitally signed file (Cần Thơ: yes; Huế: no)? Every criterion's evidence.allow_scans
+    # follows it; it is stated here too so that a rule set without criteria still says so.
+    allow_scans: bool = False
     indices: list[MainIndex] = []
     notes: list[str] = []
 
@@ -203,19 +213,28 @@ class RuleSet(_Strict):
         return found
 
 
-def _line_of(document: yaml.Node, location: tuple) -> int | None:
-    """The YAML line (1-based) of a pydantic error location, walking the node tree."""
-    node = document
+def _line_of(document: yaml.Node | None, location: tuple) -> int | None:
+    """The YAML line (1-based) of a pydantic error location, walking the node tree.
+
+    A mapping entry is reported at its key's line (a block value starts on the next line); where
+    the path ends early — a missing required key — at the line of the deepest node found, the
+    mapping that lacks the key.
+    """
+    if document is None:
+        return None
+    node, line = document, document.start_mark.line
     for key in location:
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(key)), None)
+            entry = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line, entry[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line
         else:
             break
-        if node is None:
-            return None
-    return node.start_mark.line + 1 if node is not None else None
+    return line + 1
 
 
 def load_ruleset_file(path: Path) -> RuleSet:
@@ -236,7 +255,8 @@ def load_ruleset_file(path: Path) -> RuleSet:
         first = error.errors()[0]
         line = _line_of(tree, first["loc"])
         where = ".".join(str(part) for part in first["loc"])
-        raise RuleSetError(f"{path}{f':{line}' if line else ''}: {where}: {first['msg']}") from None
+        raise RuleSetError(f"{path}{f':{line}' if line else ''}: {f'{where}: ' if where else ''}"
+                           f"{first['msg']}") from None
 
 
 def available_rulesets(directory: Path = RULESET_DIR) -> dict[str, Path]:
