@@ -177,12 +177,42 @@ def extract_fields(document: DocumentText) -> DocumentFields:
     doc_type, type_name, subject = _type_and_subject(first, type_found, left, number)
     signer_page, signer = _signer(document)
     recipients = _recipients(signer_page) if signer_page else None
+    copy_mark = _copy_mark(document)
+    appendix_file = _appendix_heading(first) if motto is None else None
     if number and doc_type and first.source == TextSource.OCR:
         number = _repair_number(number, doc_type.value)
     return DocumentFields(doc_type=doc_type, type_name=type_name, number=number,
                           issue_date=issue_date, place=place, issuer=issuer,
                           superior_agency=superior, subject=subject, signer=signer,
-                          recipients=recipients)
+                          recipients=recipients, copy_mark=copy_mark,
+                          appendix_file=appendix_file)
+
+
+COPY_MARKS = ("SAO Y", "SAO LỤC", "TRÍCH SAO")
+
+
+def _copy_mark(document: DocumentText) -> Field[str] | None:
+    """An electronic copy states its form at the top right of page 1 (with the copying agency's
+    signature); a paper copy adds a copy block after the last page. Either names the form alone
+    on its line, in capitals."""
+    pages = (document.pages[0], document.pages[-1]) if len(document.pages) > 1 \
+        else document.pages[:1]
+    for page in pages:
+        for line in page.lines:
+            head = _clean(line.text).upper()
+            for mark in COPY_MARKS:
+                if head == mark or (head.startswith(mark + " ") and line.bbox.x0 > page.width / 2):
+                    return _Located(page, (line,)).field(mark, span=(0, len(mark)))
+    return None
+
+
+def _appendix_heading(page: Page) -> Field[str] | None:
+    """An appendix in a separate file opens with "PHỤ LỤC …" and has no motto."""
+    for line in _sorted_lines(page)[:4]:
+        text = _clean(line.text)
+        if fuzz.ratio("PHỤ LỤC", text.upper()[:7]) >= 85:
+            return _Located(page, (line,)).field(text)
+    return None
 
 
 def _body_top(page: Page) -> float:

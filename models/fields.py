@@ -67,6 +67,10 @@ class DocumentFields:
     subject: Field[str] | None = None
     signer: Field[Signer] | None = None
     recipients: Field[tuple[str, ...]] | None = None
+    # "SAO Y", "SAO LỤC" or "TRÍCH SAO" when the file is a copy (carries only the agency's
+    # signature), "PHỤ LỤC" when it is an appendix issued as a separate file.
+    copy_mark: Field[str] | None = None
+    appendix_file: Field[str] | None = None
 
     def value(self, name: str):
         f = getattr(self, name)

@@ -205,3 +205,23 @@ def sign_as_printed(pdf_bytes: bytes, spec: DocumentSpec, pki: DemoPKI, *,
     at = signing_time or dt.datetime.combine(spec.issue_date, dt.time(9, 30), VN_TZ)
     return sign_person_and_agency(pdf_bytes, person, seal, signing_time=at,
                                   embed_chain=embed_chain)
+
+
+def make_e_copy(pdf_bytes: bytes, spec: DocumentSpec, pki: DemoPKI, *, kind: str = "SAO Y",
+                at: dt.datetime | None = None) -> bytes:
+    """An electronic copy (Decree 30, appendix I part II): the copy form, the copying agency and
+    the signing time stand as text at the top right of page 1, signed by the agency alone."""
+    from samples.render import font_file
+
+    agency = spec.agency
+    at = at or dt.datetime.combine(spec.issue_date, dt.time(14, 0), VN_TZ) + dt.timedelta(days=1)
+    doc = pymupdf.open(stream=pdf_bytes)
+    page = doc[0]
+    page.insert_font(fontname="copy", fontfile=font_file("R"))
+    lines = (kind, agency.unit_name, at.isoformat(timespec="seconds"))
+    for row, text in enumerate(lines):
+        page.insert_text((page.rect.width - 200, 16 + 11 * row), text, fontname="copy",
+                         fontsize=10 if row else 11)
+    seal = pki.agency(agency.unit_name, agency.superior or agency.unit_name,
+                      f"MST:{zlib.crc32(agency.unit_name.encode()) % 10**10:010d}")
+    return sign_pdf(doc.tobytes(), seal, field_name="CopySignature", signing_time=at)

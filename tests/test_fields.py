@@ -118,3 +118,17 @@ def test_every_field_from_300_dpi_scans_and_images(scan_corpus):
         document = read_document(item.path)
         assert document.text_source == "ocr"
         _assert_fields(extract_fields(document), truth(item.path), exact_text=False)
+
+
+def test_an_electronic_copy_is_recognised_and_keeps_the_original_fields(tmp_path):
+    from samples.pki import DemoPKI
+    from samples.sign import make_e_copy
+
+    spec = make_spec(random.Random(3), DocType.KE_HOACH)
+    copy = make_e_copy(render_pdf(spec), spec, DemoPKI.create("copy-test"), kind="SAO LỤC")
+    fields = extract_fields(read_document_bytes(copy, "copy.pdf"))
+    assert fields.value("copy_mark") == "SAO LỤC" and fields.copy_mark.provenance.page == 1
+    assert fields.value("number") == spec.number
+    assert fields.value("issue_date") == spec.issue_date
+    original = extract_fields(read_document_bytes(render_pdf(spec), "original.pdf"))
+    assert original.copy_mark is None and original.appendix_file is None

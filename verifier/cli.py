@@ -187,7 +187,7 @@ def _inspect_evidence(files: list[Path], trust) -> tuple[list[Inspection], list]
     inspections, unreadable = [], []
     for path in files:
         if not path.exists():
-            _fail(f"{path}: no such file", 2)
+            raise InputFileError(f"{path}: no such file")
         try:
             inspections.append(inspect_file(path, trust=trust, ocr_dpi=dpi))
         except InputFileError as error:
@@ -317,10 +317,13 @@ def _unit_level(name: str):
 
 
 def _write_report(path: Path, totals, verdicts_by_unit) -> None:
-    criterion_rows = [(unit, level, v.criterion, v.status.value, v.points, v.max_points, v.summary)
+    from models.verdicts import points_value
+
+    criterion_rows = [(unit, level, v.criterion, v.status.value, points_value(v.points),
+                       points_value(v.max_points), v.summary)
                       for (unit, level), verdicts in verdicts_by_unit.items() for v in verdicts]
-    unit_rows = [(t.unit, t.level, t.rank, round(t.total, 2), round(t.achieved, 2),
-                  round(t.maximum, 2), t.band or "", t.pending_review) for t in totals]
+    unit_rows = [(t.unit, t.level, t.rank, points_value(t.total), points_value(t.achieved),
+                  points_value(t.maximum), t.band or "", t.pending_review) for t in totals]
     unit_header = ("unit", "level", "rank", "total", "achieved", "maximum", "band",
                    "needs_review")
     criterion_header = ("unit", "level", "criterion", "status", "points", "max_points",
@@ -346,7 +349,7 @@ def _write_report(path: Path, totals, verdicts_by_unit) -> None:
             ranks = {(t.unit, t.level): t for t in totals}
             for row in criterion_rows:
                 t = ranks[(row[0], row[1])]
-                writer.writerow(row + (t.rank, round(t.total, 2), t.band or ""))
+                writer.writerow(row + (t.rank, points_value(t.total), t.band or ""))
     else:
         _fail(f"{path}: the report must be .csv or .xlsx", 2)
 
