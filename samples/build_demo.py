@@ -9,6 +9,7 @@ The demo CA that signed them is written to samples/demo/trust/.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import shutil
 from pathlib import Path
@@ -31,9 +32,14 @@ def build(out: Path = DEMO_DIR) -> list[Path]:
     written = []
 
     plan = make_spec(random.Random(1), DocType.KE_HOACH, level="huyen",
-                     issue_date=dt.date(2024, 1, 15))
+                     issue_date=dt.date(2024, 1, 15), subject="Thực hiện chuyển đổi số năm 2024")
     signed = sign_as_printed(render_pdf(plan), plan, pki)
     written.append(_write(out / "ke_hoach_signed.pdf", signed))
+    late_plan = make_spec(random.Random(6), DocType.KE_HOACH, agency=plan.agency,
+                          issue_date=dt.date(2024, 3, 20),
+                          subject="Thực hiện chuyển đổi số năm 2024")
+    written.append(_write(out / "ke_hoach_signed_march.pdf",
+                          sign_as_printed(render_pdf(late_plan), late_plan, pki)))
 
     decision = make_spec(random.Random(2), DocType.QUYET_DINH, level="so")
     written.append(_write(out / "quyet_dinh_unsigned.pdf", render_pdf(decision)))
@@ -50,7 +56,22 @@ def build(out: Path = DEMO_DIR) -> list[Path]:
 
     report = make_spec(random.Random(5), DocType.BAO_CAO, level="huyen")
     written.append(_write(out / "bao_cao_tcvn3.pdf", render_pdf(report, tcvn3=True)))
-    return written
+
+    # What `kiemchung demo` verifies against hue-2024, as an appraiser would.
+    checks = [
+        {"files": ["ke_hoach_signed.pdf"], "criterion": "2.1", "level": "huyen",
+         "unit": plan.agency.unit_name, "year": 2024},
+        {"files": ["ke_hoach_signed_march.pdf"], "criterion": "2.1", "level": "huyen",
+         "unit": plan.agency.unit_name, "year": 2024},
+        {"files": ["thong_bao_scan300.pdf"], "criterion": "1.2", "level": "xa",
+         "unit": notice.agency.unit_name, "year": notice.issue_date.year},
+        {"files": ["giay_trieu_tap_photo.jpg"], "criterion": "4.5", "level": "so",
+         "unit": summons.agency.unit_name, "year": summons.issue_date.year},
+    ]
+    manifest = out / "verify.json"
+    manifest.write_text(json.dumps({"ruleset": "hue-2024", "checks": checks},
+                                   ensure_ascii=False, indent=2), encoding="utf-8")
+    return written + [manifest]
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import random
 import shutil
 import subprocess
@@ -111,3 +112,7 @@ def test_demo_reads_every_bundled_sample():
         assert name in result.stdout
     assert "valid, valid" in result.stdout          # the signed plan, trusted in the demo only
     assert "error" not in result.stdout
+    verdicts = result.stdout[result.stdout.index("verdicts — hue-2024"):]
+    for status, points in (("pass", "10/10"), ("partial", "5/10"), ("fail", "0/10"),
+                           ("not_applicable", "0/0")):
+        assert re.search(rf"{status}\s+│\s+{points}", verdicts), (status, verdicts)

@@ -31,6 +31,7 @@ DOCUMENT_CHECKS = {
     "plan_for_year": set(),
     "mentions": {"phrases", "where"},
     "not_reused": set(),
+    "issued_before": {"date"},
 }
 SCORE_CHECKS = {
     "issued_in_month": {"month"},
@@ -121,6 +122,13 @@ def _check_params(spec, allowed: dict[str, set[str]], where: str):
         assert isinstance(params["n"], int) and params["n"] >= 1, where
     if spec.check == "signer_rank":
         assert params["rank"] in {"head", "deputy"}, where
+
+
+def test_every_check_in_every_rule_set_is_registered_with_valid_parameters(rulesets):
+    from verifier.evaluate import check_problems
+
+    for ruleset in rulesets.values():
+        assert check_problems(ruleset) == [], ruleset.id
 
 
 def test_document_backed_criteria_use_only_registered_checks(rulesets):

@@ -108,6 +108,20 @@ def test_plan_for_another_year_gets_nothing(ruleset, pki, trust):
     assert "2023" in named(v, "plan_for_year", CheckStatus.FAIL).message
 
 
+def test_plan_for_the_year_issued_the_december_before_needs_review(ruleset, pki, trust):
+    v = verdict(ruleset, "2.1", [inspected(signed(plan_spec(dt.date(2023, 12, 27), year=2024),
+                                                  pki), "kh-som.pdf", trust)])
+    assert v.status == VerdictStatus.NEEDS_REVIEW and v.points == 0
+    assert "December" in named(v, "plan_for_year", CheckStatus.NEEDS_REVIEW).message
+
+
+def test_plan_issued_after_the_data_window_gets_nothing(ruleset, pki, trust):
+    v = verdict(ruleset, "2.1", [inspected(signed(plan_spec(dt.date(2024, 11, 25)), pki),
+                                           "kh-muon.pdf", trust)])
+    assert v.status == VerdictStatus.FAIL and v.points == 0
+    assert named(v, "issued_before", CheckStatus.FAIL).page == 1
+
+
 def test_unsigned_plan_fails_with_the_reason(ruleset, trust):
     v = verdict(ruleset, "2.1", [inspected(render_pdf(plan_spec(dt.date(2024, 1, 15))),
                                            "kh.pdf", trust)])

@@ -25,6 +25,8 @@ console = Console()
 DEMO_DIR = Path(__file__).resolve().parent.parent / "samples" / "demo"
 EVIDENCE_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 STATUS_STYLE = {"valid": "green", "untrusted": "yellow", "expired": "yellow"}
+VERDICT_STYLE = {"pass": "green", "partial": "yellow", "needs_review": "yellow",
+                 "not_applicable": "dim"}
 
 TrustRootOption = Annotated[Optional[list[Path]], typer.Option(
     "--trust-root", help="trusted root or intermediate certificate: PEM/DER file or folder "
@@ -120,7 +122,7 @@ def inspect(
 
 @app.command()
 def demo() -> None:
-    """Inspect the bundled sample documents (trusting the demo CA) and print what was read."""
+    """Inspect the bundled samples (trusting the demo CA) and verify them against hue-2024."""
     from extractors.pipeline import inspect_file
     from extractors.signatures import load_trust
 
@@ -132,14 +134,16 @@ def demo() -> None:
     for column in ("file", "text", "type", "number", "issued", "issuer", "signer", "signatures",
                    "seal"):
         table.add_column(column, overflow="fold")
+    inspections = {}
     with console.status("reading samples…") as status:
         for path in files:
             status.update(f"reading {path.name}…")
             try:
-                data = inspect_file(path, trust=trust).to_json()
+                inspections[path.name] = result = inspect_file(path, trust=trust)
             except KiemchungError as error:
                 table.add_row(path.name, "[red]error[/red]", error.message, *[""] * 6)
                 continue
+            data = result.to_json()
             signer = data["signer"] or {}
             signatures = ", ".join(s["status"] for s in data["signatures"]) or "none"
             table.add_row(path.name, data["text_source"], data["doc_type"] or "—",
@@ -147,6 +151,28 @@ def demo() -> None:
                           " ".join(v for v in (signer.get("authority"), signer.get("name")) if v)
                           or "—", signatures, "yes" if data["has_seal"] else "no")
     console.print(table)
+    console.print(_demo_verdicts(inspections))
+
+
+def _demo_verdicts(inspections: dict) -> Table:
+    """The criteria the demo manifest names, verified from the samples already inspected."""
+    from verifier.evaluate import evaluate_criterion
+    from verifier.ruleset import load_ruleset
+
+    manifest = json.loads((DEMO_DIR / "verify.json").read_text(encoding="utf-8"))
+    ruleset = _run(lambda: load_ruleset(manifest["ruleset"]))
+    table = Table(title=f"verdicts — {ruleset.id}", title_justify="left")
+    for column in ("criterion", "level", "unit", "files", "status", "points", "why"):
+        table.add_column(column, overflow="fold")
+    for item in manifest["checks"]:
+        evidence = [inspections[name] for name in item["files"] if name in inspections]
+        verdict = evaluate_criterion(ruleset, item["criterion"], item["level"], item["unit"],
+                                     item["year"], evidence)
+        style = VERDICT_STYLE.get(verdict.status.value, "red")
+        table.add_row(item["criterion"], item["level"], item["unit"], ", ".join(item["files"]),
+                      f"[{style}]{verdict.status.value}[/{style}]",
+                      f"{verdict.points:g}/{verdict.max_points:g}", verdict.summary)
+    return table
 
 
 # -- verification and scoring -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checks.registry import EvidenceContext, QualifyingSet, Scope, get_check
 from models.inspection import Inspection
@@ -146,6 +147,15 @@ def _score(score: Score, files: list[Inspection], scope: Scope, accept_review: b
     return _Outcome(0.0, results, "no tier reached")
 
 
+def _why_left_out(checks: list[CheckResult]) -> str:
+    """The first failed check of each file, so the summary says why nothing qualified."""
+    reasons: dict[str, str] = {}
+    for result in checks:
+        if result.status == CheckStatus.FAIL and result.file and result.file not in reasons:
+            reasons[result.file] = f"{Path(result.file).name}: {result.message}"
+    return (": " + "; ".join(reasons.values())) if reasons else ""
+
+
 def _verdict(criterion: Criterion, level: Level, unit: str | None, year: int,
              ruleset: RuleSet, *, points: float, max_points: float,
              checks: list[CheckResult], summary: str, needs_review: bool = False) -> Verdict:
@@ -238,12 +248,16 @@ def evaluate_criterion(ruleset: RuleSet, criterion_id: str, level: Level | str,
         return verdict(points=0, max_points=max_points, checks=checks, needs_review=True,
                        summary=f"{hopeful.summary}; up to {ceiling:g} of {max_points:g} "
                                "points, a person must judge")
+    # A file a person must look at (unreadable, or e.g. a plan issued the December before)
+    # leaves the verdict open whenever the certain files fall short of full points.
     open_question = hopeful.share != certain.share or (
-        bool(context.unreadable) and certain.share < 1.0)
+        bool(context.unreadable or uncertain) and certain.share < 1.0)
     points = certain.share * max_points
     summary = certain.summary
+    if not qualifying and not uncertain:
+        summary += _why_left_out(checks)
     if open_question:
-        could = max(hopeful.share, 1.0 if context.unreadable else 0.0)
+        could = max(hopeful.share, 1.0 if context.unreadable or uncertain else 0.0)
         summary += (f"; {points:g} of {max_points:g} points are certain, the files needing "
                     f"review could make it {could * max_points:g}")
     return verdict(points=points, max_points=max_points, checks=checks, summary=summary,
