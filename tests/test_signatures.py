@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from io import BytesIO
 from pathlib import Path
 
 import pymupdf
@@ -20,6 +19,7 @@ from extractors.signatures import (
     read_signatures,
 )
 from models.signatures import SignatureReport, SignatureStatus, SigningTimeSource
+from samples.attacks import pyhanko_update
 from samples.pki import DemoPKI
 from samples.sign import add_document_timestamp, sign_pdf, sign_person_and_agency
 
@@ -70,15 +70,6 @@ def two_signed(person, agency) -> bytes:
 def only(reports: tuple[SignatureReport, ...]) -> SignatureReport:
     assert len(reports) == 1, reports
     return reports[0]
-
-
-def append_update(pdf: bytes, change) -> bytes:
-    """Apply `change(writer)` as an incremental update after the signatures."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    change(writer)
-    out = BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def add_content_stream(writer: IncrementalPdfFileWriter) -> None:
@@ -154,7 +145,7 @@ def test_flipped_byte_inside_signed_range_is_invalid(two_signed, trust):
 
 
 def test_content_appended_after_signing_is_modified(two_signed, trust):
-    changed = append_update(two_signed, add_content_stream)
+    changed = pyhanko_update(two_signed, add_content_stream)
     reports = read_signatures(changed, trust)
     assert [r.status for r in reports] == [SignatureStatus.MODIFIED] * 2
     assert all(r.intact and r.valid and r.modified_after_signing for r in reports)
@@ -162,7 +153,7 @@ def test_content_appended_after_signing_is_modified(two_signed, trust):
 
 
 def test_annotation_added_after_signing_is_modified(two_signed, trust):
-    changed = append_update(two_signed, add_text_annotation)
+    changed = pyhanko_update(two_signed, add_text_annotation)
     reports = read_signatures(changed, trust)
     assert [r.status for r in reports] == [SignatureStatus.MODIFIED] * 2
     assert "changed after" in reports[1].reason
