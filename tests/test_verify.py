@@ -7,10 +7,6 @@ import dataclasses
 import datetime as dt
 import json
 import random
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +19,7 @@ from samples.content import AGENCIES, make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from samples.sign import VN_TZ, sign_as_printed, sign_person_and_agency
+from tests.test_cli import kiemchung
 from verifier.evaluate import EvaluationContext, evaluate_criterion
 from verifier.ruleset import Level, load_ruleset
 
@@ -258,11 +255,6 @@ def test_every_check_names_file_and_page(ruleset, meeting_notices, pki, trust):
 
 # -- the command line ------------------------------------------------------------------------
 
-def kiemchung(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("kiemchung", path=str(Path(sys.executable).parent)) or "kiemchung"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def evidence_folder(tmp_path_factory, pki):
     folder = tmp_path_factory.mktemp("verify")
@@ -338,3 +330,24 @@ def test_score_writes_a_workbook(evidence_folder, tmp_path):
     units = list(load_workbook(report)["units"].iter_rows(values_only=True))
     assert units[0][:3] == ("unit", "level", "rank")
     assert [row[0] for row in units[1:]] == [UNIT, "UBND huyện Phong Điền"]
+
+
+def test_score_from_a_manifest_csv(evidence_folder, tmp_path):
+    manifest = evidence_folder / "manifest.csv"
+    manifest.write_text("unit,level,criterion,file\n"
+                        f"{UNIT},huyen,2.1,units/{UNIT}/2.1/kế hoạch.pdf\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    result = kiemchung("score", str(manifest), "--year", "2024", "--trust-root",
+                       str(evidence_folder / "trust"), "--out", str(report))
+    assert result.returncode == 0, result.stderr
+    plans = [r for r in csv.DictReader(report.open(encoding="utf-8-sig"))
+             if r["criterion"] == "2.1"]
+    assert [(r["unit"], r["points"]) for r in plans] == [(UNIT, "10")]
+
+
+def test_a_manifest_pointing_outside_its_folder_is_refused(evidence_folder, tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"unit,criterion,file\n{UNIT},2.1,../../etc/passwd\n", encoding="utf-8")
+    result = kiemchung("score", str(manifest), "--year", "2024")
+    assert result.returncode != 0 and "outside" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

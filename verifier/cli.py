@@ -324,24 +324,6 @@ def criteria(
         console.print(f"[yellow]discrepancy:[/yellow] {problem}")
 
 
-def _unit_level(name: str):
-    """The level a unit's folder name says: "Sở …" → so, "UBND huyện …" → huyen, "UBND xã …" →
-    xa."""
-    import re
-
-    from checks.text import fold
-    from verifier.ruleset import Level
-
-    text = fold(name)
-    if re.search(r"(^|\s)sở\s", text):
-        return Level.SO
-    if re.search(r"\b(huyện|thị xã|thành phố|quận)\b", text):
-        return Level.HUYEN
-    if re.search(r"\b(xã|phường|thị trấn)\b", text):
-        return Level.XA
-    return None
-
-
 def _write_report(path: Path, totals, verdicts_by_unit) -> None:
     from models.verdicts import points_value
 
@@ -382,61 +364,41 @@ def _write_report(path: Path, totals, verdicts_by_unit) -> None:
 
 @app.command()
 def score(
-    folder: Annotated[Path, typer.Argument(help="folder laid out unit/criterion/files")],
+    source: Annotated[Path, typer.Argument(
+        help="folder laid out unit/criterion/files, or a manifest CSV (unit,criterion,file"
+             "[,level])")],
     ruleset: RulesetOption = "hue-2024",
     year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
     level: Annotated[Optional[str], typer.Option(help="level of every unit (else read from "
-                                                      "the unit folder's name)")] = None,
+                                                      "the unit's name)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write report.csv or report.xlsx")] = None,
     trust_root: TrustRootOption = None,
 ) -> None:
-    """Score every unit in a folder on every criterion of its level, rank them, band them."""
-    from verifier.evaluate import EvaluationContext, evaluate_criterion
-    from verifier.scoring import score_units
+    """Score every unit on every criterion of its level, rank them, band them."""
+    from rich.progress import Progress
+
+    from verifier.evidence import evidence_from_folder, evidence_from_manifest
+    from verifier.scoring import evaluate_units
 
     rules = _run(lambda: _load_ruleset(ruleset))
-    fixed_level = _level(level)
-    if not folder.is_dir():
-        _fail(f"{folder}: not a folder", 2)
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
         _fail(f"{out}: the report must be .csv or .xlsx", 2)
+    read = evidence_from_manifest if source.suffix.lower() == ".csv" else evidence_from_folder
+    layout = _run(lambda: read(source, rules, _level(level)))
     trust = _run(lambda: _trust(trust_root))
-    units = sorted(p for p in folder.iterdir() if p.is_dir())
-    if not units:
-        _fail(f"{folder}: no unit folders in it", 2)
 
-    evidence: dict[tuple[str, str], dict] = {}
-    for unit_dir in units:
-        lv = fixed_level or _unit_level(unit_dir.name)
-        if lv is None:
-            _fail(f"{unit_dir.name}: cannot tell its level from the name; pass --level", 2)
-        known = {c.id for c in rules.criteria(lv)}
-        per_criterion = {}
-        for criterion_dir in sorted(p for p in unit_dir.iterdir() if p.is_dir()):
-            if criterion_dir.name not in known:
-                _fail(f"{criterion_dir}: {rules.id} has no criterion {criterion_dir.name!r} for "
-                      f"level {lv.value}", 2)
-            files = sorted(p for p in criterion_dir.iterdir()
-                           if p.is_file() and p.suffix.lower() in EVIDENCE_SUFFIXES)
-            with console.status(f"reading {unit_dir.name}/{criterion_dir.name}…"):
-                per_criterion[criterion_dir.name] = _run(lambda: _inspect_evidence(files, trust))
-        evidence[(unit_dir.name, lv.value)] = per_criterion
-
-    # Every (file, unit, criterion) of the batch, so that a file reused elsewhere is caught.
-    seen = frozenset((i.text.sha256, unit, criterion)
-                     for (unit, _), per_criterion in evidence.items()
-                     for criterion, (inspections, _) in per_criterion.items()
-                     for i in inspections)
-    verdicts_by_unit = {}
-    for (unit, lv), per_criterion in evidence.items():
-        verdicts = []
-        for c in rules.criteria(_level(lv)):
-            inspections, unreadable = per_criterion.get(c.id, ([], []))
-            verdicts.append(_run(lambda: evaluate_criterion(
-                rules, c.id, lv, unit, year, inspections,
-                context=EvaluationContext(seen=seen, unreadable=tuple(unreadable)))))
-        verdicts_by_unit[(unit, lv)] = verdicts
-    totals = score_units(rules, verdicts_by_unit)
+    evidence: dict[tuple[str, str], dict] = {(unit, lv.value): {} for unit, lv in layout.units}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("reading evidence", total=len(layout.files))
+        for item in layout.files:
+            progress.update(task, description=f"{item.unit}/{item.criterion}/{item.path.name}")
+            inspections, unreadable = evidence[(item.unit, item.level.value)].setdefault(
+                item.criterion, ([], []))
+            found, failed = _run(lambda: _inspect_evidence([item.path], trust))
+            inspections += found
+            unreadable += failed
+            progress.advance(task)
+    totals, verdicts_by_unit = _run(lambda: evaluate_units(rules, year, evidence))
 
     table = Table(title=f"{rules.id} {year}", title_justify="left")
     for column in ("level", "rank", "unit", "total", "points", "band", "needs review"):

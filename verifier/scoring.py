@@ -117,3 +117,27 @@ def score_units(ruleset: RuleSet, verdicts_by_unit: dict[tuple[str, str], list[V
             rank = 1 + sum(other.total > t.total for other in group)
             ranked.append(UnitTotal(t.unit, t.level, t.scores, t.total, rank, t.band))
     return ranked
+
+
+def evaluate_units(ruleset: RuleSet, year: int,
+                   evidence: dict[tuple[str, str], dict[str, tuple[list, list]]]
+                   ) -> tuple[list[UnitTotal], dict[tuple[str, str], list[Verdict]]]:
+    """Every criterion of every unit's level, from {(unit, level): {criterion: (inspections,
+    unreadable files)}}; then totals, ranks and bands."""
+    from verifier.evaluate import EvaluationContext, evaluate_criterion
+
+    # Every (file, unit, criterion) of the batch, so that a file reused elsewhere is caught.
+    seen = frozenset((i.text.sha256, unit, criterion)
+                     for (unit, _), per_criterion in evidence.items()
+                     for criterion, (inspections, _) in per_criterion.items()
+                     for i in inspections)
+    verdicts_by_unit = {}
+    for (unit, level), per_criterion in evidence.items():
+        verdicts = []
+        for criterion in ruleset.criteria(Level(level)):
+            inspections, unreadable = per_criterion.get(criterion.id, ([], []))
+            context = EvaluationContext(seen=seen, unreadable=tuple(unreadable))
+            verdicts.append(evaluate_criterion(ruleset, criterion.id, level, unit, year,
+                                               inspections, context=context))
+        verdicts_by_unit[(unit, level)] = verdicts
+    return score_units(ruleset, verdicts_by_unit), verdicts_by_unit
