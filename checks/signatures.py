@@ -13,7 +13,7 @@ import re
 
 from checks.registry import (EvidenceContext, Where, check, failed, not_applicable, passed,
                              review)
-from checks.text import Match, compare_agencies, compare_person_names, find_phrase, fold
+from checks.text import Match, compare_agencies, compare_person_names, fold
 from models.inspection import Inspection
 from models.signatures import SignatureReport, SignatureStatus
 from models.verdicts import CheckResult
@@ -27,7 +27,6 @@ _AGENCY_WORDS = re.compile(r"^(?:ủy ban|hội đồng|sở|ban|văn phòng|tru
                            r"tổng cục|thanh tra|trường|bộ|công an|đài|bệnh viện)\b")
 _BROKEN = (SignatureStatus.INVALID, SignatureStatus.MODIFIED, SignatureStatus.MALFORMED)
 _NOT_TRUSTED = (SignatureStatus.UNTRUSTED, SignatureStatus.EXPIRED, SignatureStatus.REVOKED)
-_COPY_MARKS = ("SAO Y", "SAO LỤC", "TRÍCH SAO")
 
 
 def is_agency_signature(report: SignatureReport) -> bool:
@@ -100,11 +99,13 @@ def digitally_signed(ctx: EvidenceContext) -> CheckResult:
         notes.append("revocation not checked (no revocation data in the file)")
     people, agencies = person_signatures(inspection), agency_signatures(inspection)
     if not people:
-        copy = any(find_phrase(inspection, mark, min_score=95) for mark in _COPY_MARKS)
-        if not copy:
+        # Decree 30: copies and appendices issued as separate files carry the agency's alone.
+        copy, appendix = ctx.fields.value("copy_mark"), ctx.fields.value("appendix_file")
+        if not (copy or appendix):
             return review(f"signed only by the agency {_who(agencies[0])}, with no personal "
-                          "signature, and the file is not marked as an electronic copy")
-        notes.insert(0, f"an electronic copy signed by the agency {_who(agencies[0])}")
+                          "signature, and the file is neither a copy nor a separate appendix")
+        kind = f"an electronic copy ({copy})" if copy else "an appendix in a separate file"
+        notes.insert(0, f"{kind} signed by the agency {_who(agencies[0])}")
     elif not agencies:
         return review(f"signed by {_who(people[0])} only: the issuing agency's signature "
                       "(its seal) is missing, which Decree 30 requires")

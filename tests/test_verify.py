@@ -351,3 +351,20 @@ def test_a_manifest_pointing_outside_its_folder_is_refused(evidence_folder, tmp_
     result = kiemchung("score", str(manifest), "--year", "2024")
     assert result.returncode != 0 and "outside" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_electronic_copy_signed_by_the_agency_alone_is_accepted(ruleset, pki, trust):
+    from samples.sign import make_e_copy, sign_pdf
+
+    spec = plan_spec(dt.date(2024, 1, 15))
+    copy = make_e_copy(render_pdf(spec), spec, pki, at=dt.datetime(2024, 1, 16, 9, tzinfo=VN_TZ))
+    v = verdict(ruleset, "2.1", [inspected(copy, "kh-sao-y.pdf", trust)])
+    assert v.status == VerdictStatus.PASS
+    assert "electronic copy (SAO Y)" in named(v, "digitally_signed").message
+    # The same agency signature on a document that is no copy: a person must look.
+    seal = pki.agency(PHU_VANG.unit_name, "Ủy ban nhân dân tỉnh Thừa Thiên Huế", "MST:1")
+    alone = sign_pdf(render_pdf(spec), seal, signing_time=dt.datetime(2024, 1, 15, 9,
+                                                                      tzinfo=VN_TZ))
+    v = verdict(ruleset, "2.1", [inspected(alone, "kh-mot-chu-ky.pdf", trust)])
+    assert v.status == VerdictStatus.NEEDS_REVIEW
+    assert "neither a copy" in named(v, "digitally_signed", CheckStatus.NEEDS_REVIEW).message
