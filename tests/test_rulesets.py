@@ -25,6 +25,8 @@ DOCUMENT_CHECKS = {
     "doc_type_is": {"types", "type_name_contains"},
     "digitally_signed": set(),
     "signature_matches_signer": set(),
+    "signature_matches_issuer": set(),
+    "signing_time_consistent": set(),
     "issuer_is_unit": set(),
     "issued_within_window": set(),
     "issued_in_year": set(),
