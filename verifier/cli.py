@@ -417,5 +417,9 @@ from verifier.trust_cli import trust_app  # noqa: E402 - registered after the sh
 
 app.add_typer(trust_app, name="trust")
 
+from api.keys_cli import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+
 if __name__ == "__main__":
     app()

@@ -21,9 +21,15 @@ class Settings(BaseSettings):
 
     # Trusted roots and intermediates: PEM/DER files or folders, separated by ':'.
     trust_roots: Annotated[list[Path], NoDecode] = []
-    # Where kiemchung keeps its own state: imported trust roots (trust/), later the database.
+    # Where kiemchung keeps its own state: imported trust roots (trust/), stored documents
+    # (blobs/) and the SQLite database.
     data_dir: Path = Path.home() / ".local" / "share" / "kiemchung"
     ocr_dpi: int = 300
+    # SQLAlchemy URL of the database; unset: the SQLite file `kiemchung.sqlite3` in data_dir.
+    # PostgreSQL: postgresql://user@host/dbname (the psycopg 3 driver is used).
+    database_url: str | None = None
+    # Largest file the API accepts for upload.
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     @property
     def trust_dir(self) -> Path:

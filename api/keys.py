@@ -1,0 +1,80 @@
+"""API keys: a random token shown once, stored only as its SHA-256, with a role and, for the
+`unit` role, the one unit it may act for."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+
+from api.store import NotFound, Store, StoreError
+from models.db import ApiKey, AuditEntry, Role, utcnow
+
+# A recognisable prefix lets secret scanners and people spot a leaked token.
+TOKEN_PREFIX = "kc_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_key(store: Store, name: str, role: Role | str, unit: str | None = None, *,
+               actor: int | None = None) -> tuple[str, ApiKey]:
+    """A new key: (the token, to be shown once and never again; the stored row)."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise StoreError(f"unknown role {role!r} (known: "
+                         f"{', '.join(r.value for r in Role)})") from None
+    unit = (unit or "").strip() or None
+    if role == Role.UNIT and unit is None:
+        raise StoreError("a key with the role unit needs the unit it acts for")
+    if role != Role.UNIT and unit is not None:
+        raise StoreError(f"only keys with the role unit carry a unit, not {role.value}")
+    if not name.strip():
+        raise StoreError("a key needs a name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)        # 32 random bytes
+    with store.session() as session:
+        key = ApiKey(name=name.strip(), role=role.value, unit=unit, key_hash=token_hash(token))
+        session.add(key)
+        session.flush()
+        session.add(AuditEntry(actor_key_id=actor, action="key.create", subject=f"key:{key.id}",
+                               details={"name": key.name, "role": key.role, "unit": key.unit}))
+        return token, key
+
+
+def authenticate(store: Store, token: str | None) -> ApiKey | None:
+    """The key the token belongs to, or None for unknown and revoked keys."""
+    if not token:
+        return None
+    digest = token_hash(token)
+    with store.session() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    # The lookup is by hash, which says nothing about the token; compare again in constant
+    # time so that the decision itself does not depend on how much of it matched.
+    if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked:
+        return None
+    return key
+
+
+def revoke_key(store: Store, key_id: int, *, actor: int | None = None) -> ApiKey:
+    """Revoke a key for good; revoking it again changes nothing."""
+    with store.session() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id}")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            session.add(AuditEntry(actor_key_id=actor, action="key.revoke",
+                                   subject=f"key:{key.id}", details={"name": key.name}))
+        return key
+
+
+def list_keys(store: Store, *, include_revoked: bool = True) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    with store.session() as session:
+        return list(session.scalars(query))

@@ -1,0 +1,78 @@
+"""`kiemchung keys`: create, list and revoke the API keys of the HTTP service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+keys_app = typer.Typer(help="Manage API keys for the HTTP service (stored hashed).",
+                       no_args_is_help=True)
+console = Console()
+
+
+def _store():
+    # Imported here: the database layer is not needed by the other commands.
+    from api.store import open_store
+
+    return open_store()
+
+
+@keys_app.command("create")
+def create(name: Annotated[str, typer.Argument(help="who or what uses the key, e.g. "
+                                                    "\"DTI portal\"")],
+           role: Annotated[str, typer.Option(help="unit, appraiser, auditor, admin or portal")],
+           unit: Annotated[Optional[str], typer.Option(
+               help="for --role unit: the unit the key acts for, e.g. \"UBND huyện Phú Vang\"")]
+           = None) -> None:
+    """Create a key and print its token. The token is shown this once: store it now."""
+    from api.keys import create_key
+    from verifier.cli import _run
+
+    def action():
+        with _store() as store:
+            return create_key(store, name, role, unit)
+
+    token, key = _run(action)
+    scope = f" for {key.unit}" if key.unit else ""
+    console.print(f"key {key.id} [bold]{key.name}[/bold], role {key.role}{scope}", highlight=False)
+    console.print("token (shown once, only its hash is stored):", highlight=False)
+    print(token)
+
+
+@keys_app.command("list")
+def list_() -> None:
+    """Show every key: id, name, role, unit, when made and when revoked (never the token)."""
+    from api.keys import list_keys
+    from verifier.cli import _run
+
+    def action():
+        with _store() as store:
+            return list_keys(store)
+
+    table = Table(title="API keys", title_justify="left")
+    for column in ("id", "name", "role", "unit", "created (UTC)", "revoked (UTC)"):
+        table.add_column(column, overflow="fold")
+    for key in _run(action):
+        table.add_row(str(key.id), key.name, key.role, key.unit or "—",
+                      key.created_at.strftime("%Y-%m-%d %H:%M"),
+                      key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "—")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id "
+                                                                   "(see `kiemchung keys list`)")]
+           ) -> None:
+    """Revoke a key: requests with its token are refused from now on."""
+    from api.keys import revoke_key
+    from verifier.cli import _run
+
+    def action():
+        with _store() as store:
+            return revoke_key(store, key_id)
+
+    key = _run(action)
+    console.print(f"key {key.id} {key.name} revoked", highlight=False)

@@ -1,0 +1,519 @@
+"""Where kiemchung keeps what it has seen and concluded: one small API over the database and the
+content-addressed files under the data directory.
+
+- A document's bytes are stored once, at `data_dir/blobs/ab/cd/<sha256>`, written to a temporary
+  file and linked into place, read-only, never rewritten.
+- An inspection is kept per (document, extractor version): the same bytes are read once.
+- Batch items form the job table workers claim from; `requeue_stuck` is the sweeper that puts
+  items back when a worker died or overran its deadline, so no broker can lose work.
+- Verdicts are never changed: an override is a new row, written with its audit entry.
+
+SQLite (the default, `data_dir/kiemchung.sqlite3`) or PostgreSQL (`KIEMCHUNG_DATABASE_URL`);
+the schema is migrated to the newest revision when the store opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exists, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.migrations import upgrade_to_head
+from extractors.reader import detect_kind
+from models.db import (
+    AuditEntry,
+    BatchItemRow,
+    BatchRow,
+    BatchStatus,
+    DocumentName,
+    DocumentRow,
+    InspectionRow,
+    ItemState,
+    OverrideRow,
+    VerdictRow,
+    utcnow,
+)
+from models.errors import KiemchungError
+from models.verdicts import Verdict, VerdictStatus
+from verifier.settings import Settings, load_settings
+
+__all__ = [
+    "BatchProgress",
+    "InvalidOverride",
+    "NewBatchItem",
+    "NotFound",
+    "Store",
+    "StoreError",
+    "database_url",
+    "open_store",
+]
+
+# Any constant: serialises migrations when several workers start at once on PostgreSQL.
+MIGRATION_LOCK = 0x6B69656D
+
+
+class StoreError(KiemchungError):
+    exit_code = 2
+
+
+class NotFound(StoreError):
+    """No document, verdict, batch or item with that id."""
+
+
+class InvalidOverride(StoreError):
+    """An override without a reason, with an unknown status or with points out of range."""
+
+
+@dataclass(frozen=True)
+class NewBatchItem:
+    """One criterion of one unit to verify from the given documents (sha256s)."""
+
+    unit: str
+    level: str
+    criterion: str
+    documents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: str
+    status: str
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)    # items per ItemState value
+    current: BatchItemRow | None = None                    # the item started most recently
+
+    @property
+    def finished(self) -> bool:
+        settled = self.counts[ItemState.DONE] + self.counts[ItemState.FAILED]
+        return self.total > 0 and settled == self.total
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy URL: KIEMCHUNG_DATABASE_URL, else the SQLite file in the data dir."""
+    if not settings.database_url:
+        return f"sqlite:///{(settings.data_dir / 'kiemchung.sqlite3').resolve()}"
+    url = settings.database_url
+    # Plain postgresql:// would mean psycopg2, which is not installed: use psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """Connect, migrate the schema to the newest revision, and return the store."""
+    settings = settings or load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(settings)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
+        upgrade_to_head(connection)
+    return Store(engine, settings.data_dir)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")        # off by default in SQLite
+    cursor.execute("PRAGMA journal_mode = WAL")       # readers do not block the writer
+    cursor.execute("PRAGMA synchronous = NORMAL")     # durable enough with WAL, much faster
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: Engine, data_dir: Path):
+        self.engine = engine
+        self.data_dir = Path(data_dir)
+        # Rows outlive their session: callers read them after the transaction has ended.
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on an exception."""
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- documents --------------------------------------------------------------------------
+
+    def put_document(self, data: bytes, name: str, *, unit: str | None = None,
+                     uploaded_by: int | None = None) -> DocumentRow:
+        """Store the bytes once (idempotent by SHA-256) and remember this upload's name."""
+        sha = hashlib.sha256(data).hexdigest()
+        relative = Path("blobs", sha[:2], sha[2:4], sha)
+        _write_once(self.data_dir / relative, data)
+        with self.session() as session:
+            _insert_new(session, DocumentRow, ["sha256"], sha256=sha, size=len(data),
+                        media_kind=detect_kind(data) or "other",
+                        stored_path=relative.as_posix(), created_at=utcnow())
+            known = session.scalar(select(DocumentName.id).where(
+                DocumentName.document_sha256 == sha, DocumentName.name == name,
+                DocumentName.unit.is_not_distinct_from(unit)))
+            if known is None:
+                session.add(DocumentName(document_sha256=sha, name=name, unit=unit,
+                                         uploaded_by=uploaded_by))
+                session.flush()
+            return session.scalars(select(DocumentRow).where(DocumentRow.sha256 == sha)
+                                   .execution_options(populate_existing=True)).one()
+
+    def get_document(self, sha256: str) -> DocumentRow:
+        with self.session() as session:
+            row = session.get(DocumentRow, sha256)
+            if row is None:
+                raise NotFound(f"no document {sha256}")
+            return row
+
+    def document_path(self, sha256: str) -> Path:
+        return self.data_dir / self.get_document(sha256).stored_path
+
+    def document_bytes(self, sha256: str) -> bytes:
+        data = self.document_path(sha256).read_bytes()
+        # The name is the hash: a mismatch means the file was changed on disk behind our back.
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise StoreError(f"stored file of document {sha256} no longer matches its SHA-256")
+        return data
+
+    def document_units(self, sha256: str) -> set[str]:
+        """The units that uploaded this document (a unit key may read only these)."""
+        with self.session() as session:
+            return set(session.scalars(select(DocumentName.unit).where(
+                DocumentName.document_sha256 == sha256, DocumentName.unit.is_not(None))))
+
+    # -- inspections ------------------------------------------------------------------------
+
+    def get_inspection(self, sha256: str, extractor_version: str) -> dict[str, Any] | None:
+        with self.session() as session:
+            return session.scalar(select(InspectionRow.inspection).where(
+                InspectionRow.document_sha256 == sha256,
+                InspectionRow.extractor_version == extractor_version))
+
+    def save_inspection(self, sha256: str, extractor_version: str,
+                        inspection: dict[str, Any]) -> dict[str, Any]:
+        """Keep `Inspection.to_json()`; when two workers race, the first one stored wins and
+        both get it back."""
+        with self.session() as session:
+            _insert_new(session, InspectionRow, ["document_sha256", "extractor_version"],
+                        document_sha256=sha256, extractor_version=extractor_version,
+                        inspection=inspection, created_at=utcnow())
+        return self.get_inspection(sha256, extractor_version)
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    def save_verdict(self, verdict: Verdict, evidence: Sequence[str]) -> VerdictRow:
+        with self.session() as session:
+            return _add_verdict(session, verdict, evidence)
+
+    def get_verdict(self, verdict_id: int) -> VerdictRow:
+        with self.session() as session:
+            row = session.get(VerdictRow, verdict_id)
+            if row is None:
+                raise NotFound(f"no verdict {verdict_id}")
+            return row
+
+    def override_verdict(self, verdict_id: int, status: str, points: float, reason: str,
+                         actor: int | None) -> OverrideRow:
+        """A person's decision over the verifier's: a new row and an audit entry, written
+        together; the verdict row stays as it was."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidOverride("an override needs a reason")
+        try:
+            status = VerdictStatus(status).value
+        except ValueError:
+            raise InvalidOverride(f"unknown status {status!r} (known: "
+                                  f"{', '.join(s.value for s in VerdictStatus)})") from None
+        with self.session() as session:
+            verdict = session.get(VerdictRow, verdict_id)
+            if verdict is None:
+                raise NotFound(f"no verdict {verdict_id}")
+            if not 0 <= points <= verdict.max_points:
+                raise InvalidOverride(f"points must be between 0 and {verdict.max_points:g}")
+            row = OverrideRow(verdict_id=verdict_id, status=status, points=points, reason=reason,
+                              by_key_id=actor)
+            session.add(row)
+            session.add(AuditEntry(actor_key_id=actor, action="verdict.override",
+                                   subject=f"verdict:{verdict_id}", details={
+                                       "from": {"status": verdict.status,
+                                                "points": verdict.points},
+                                       "to": {"status": status, "points": points},
+                                       "reason": reason}))
+            session.flush()
+            return row
+
+    def verdict_overrides(self, verdict_id: int) -> list[OverrideRow]:
+        """Overrides of a verdict, oldest first: the last one is in force."""
+        with self.session() as session:
+            return list(session.scalars(select(OverrideRow).where(
+                OverrideRow.verdict_id == verdict_id).order_by(OverrideRow.id)))
+
+    # -- batches and the job table ----------------------------------------------------------
+
+    def create_batch(self, created_by: int | None, ruleset_id: str, year: int, *,
+                     webhook_url: str | None = None,
+                     items: Iterable[NewBatchItem] = ()) -> BatchRow:
+        with self.session() as session:
+            batch = BatchRow(id=str(uuid.uuid4()), created_by=created_by, ruleset_id=ruleset_id,
+                             year=year, webhook_url=webhook_url, total_items=0)
+            session.add(batch)
+            session.flush()
+            _add_items(session, batch, items)
+            return batch
+
+    def add_batch_items(self, batch_id: str, items: Iterable[NewBatchItem]) -> list[BatchItemRow]:
+        """More items for a batch not yet finished. Add them all before workers can finish the
+        ones already queued: a batch with nothing queued or running may be closed."""
+        with self.session() as session:
+            batch = session.get(BatchRow, batch_id, with_for_update=True)
+            if batch is None:
+                raise NotFound(f"no batch {batch_id}")
+            if batch.status == BatchStatus.DONE:
+                raise StoreError(f"batch {batch_id} is finished; start a new one")
+            return _add_items(session, batch, items)
+
+    def get_batch(self, batch_id: str) -> BatchRow:
+        with self.session() as session:
+            batch = session.get(BatchRow, batch_id)
+            if batch is None:
+                raise NotFound(f"no batch {batch_id}")
+            return batch
+
+    def batch_items(self, batch_id: str) -> list[BatchItemRow]:
+        with self.session() as session:
+            return list(session.scalars(select(BatchItemRow).where(
+                BatchItemRow.batch_id == batch_id).order_by(BatchItemRow.id)))
+
+    def claim_next_item(self, worker_id: str, deadline: dt.datetime, *,
+                        batch_id: str | None = None,
+                        now: dt.datetime | None = None) -> BatchItemRow | None:
+        """Take the oldest queued item, or None. One UPDATE picks and marks it, so two workers
+        never get the same item: PostgreSQL skips rows another claim has locked
+        (`FOR UPDATE SKIP LOCKED`), SQLite runs one writer at a time (the clause is dropped)."""
+        candidate = (select(BatchItemRow.id).where(BatchItemRow.state == ItemState.QUEUED)
+                     .order_by(BatchItemRow.id).limit(1).with_for_update(skip_locked=True))
+        if batch_id is not None:
+            candidate = candidate.where(BatchItemRow.batch_id == batch_id)
+        with self.session() as session:
+            item = session.scalars(
+                update(BatchItemRow).where(BatchItemRow.id == candidate.scalar_subquery())
+                .values(state=ItemState.RUNNING, worker_id=worker_id, deadline=deadline,
+                        started_at=now or utcnow(), attempts=BatchItemRow.attempts + 1)
+                .returning(BatchItemRow)
+                .execution_options(synchronize_session=False)).one_or_none()
+            if item is not None:
+                session.execute(update(BatchRow).where(BatchRow.id == item.batch_id,
+                                                       BatchRow.status == BatchStatus.QUEUED)
+                                .values(status=BatchStatus.RUNNING))
+            return item
+
+    def finish_item(self, item_id: int, verdict: Verdict, *,
+                    now: dt.datetime | None = None) -> VerdictRow:
+        """Save the item's verdict and mark it done, in one transaction. Exactly once: if the
+        item is already done (a re-queued copy finished first), nothing is written and the
+        verdict stored then is returned."""
+        try:
+            with self.session() as session:
+                item = session.get(BatchItemRow, item_id)
+                if item is None:
+                    raise NotFound(f"no batch item {item_id}")
+                if item.state != ItemState.DONE:
+                    row = _add_verdict(session, verdict, item.documents)
+                    marked = session.execute(
+                        update(BatchItemRow)
+                        .where(BatchItemRow.id == item_id, BatchItemRow.state != ItemState.DONE)
+                        .values(state=ItemState.DONE, verdict_id=row.id, error=None,
+                                deadline=None, finished_at=now or utcnow())
+                        .execution_options(synchronize_session=False)).rowcount
+                    if marked == 1:
+                        return row
+                    raise _FinishedElsewhere   # roll our verdict back: theirs stands
+        except _FinishedElsewhere:
+            pass
+        with self.session() as session:
+            done = session.get(BatchItemRow, item_id, populate_existing=True)
+            return session.get(VerdictRow, done.verdict_id)
+
+    def fail_item(self, item_id: int, error: str, *, retry: bool = False,
+                  now: dt.datetime | None = None) -> BatchItemRow:
+        """Record an error: back to the queue when `retry`, else failed for good. A done item
+        stays done."""
+        values: dict[str, Any] = {"error": error, "worker_id": None, "deadline": None}
+        if retry:
+            values["state"] = ItemState.QUEUED
+        else:
+            values.update(state=ItemState.FAILED, finished_at=now or utcnow())
+        with self.session() as session:
+            session.execute(update(BatchItemRow)
+                            .where(BatchItemRow.id == item_id,
+                                   BatchItemRow.state != ItemState.DONE)
+                            .values(**values).execution_options(synchronize_session=False))
+            item = session.get(BatchItemRow, item_id, populate_existing=True)
+            if item is None:
+                raise NotFound(f"no batch item {item_id}")
+            return item
+
+    def requeue_stuck(self, now: dt.datetime | None = None, *, max_attempts: int = 3) -> int:
+        """The sweeper: items running past their deadline go back to the queue; after
+        `max_attempts` claims they fail instead, so a file that kills every worker cannot
+        loop for ever. Returns how many were re-queued."""
+        now = now or utcnow()
+        stuck = (BatchItemRow.state == ItemState.RUNNING) & (BatchItemRow.deadline < now)
+        with self.session() as session:
+            requeued = session.execute(
+                update(BatchItemRow).where(stuck, BatchItemRow.attempts < max_attempts)
+                .values(state=ItemState.QUEUED, worker_id=None, deadline=None,
+                        error="re-queued: no result before the deadline (worker lost or "
+                              "too slow)")
+                .execution_options(synchronize_session=False)).rowcount
+            session.execute(
+                update(BatchItemRow).where(stuck, BatchItemRow.attempts >= max_attempts)
+                .values(state=ItemState.FAILED, worker_id=None, deadline=None, finished_at=now,
+                        error=f"gave up after {max_attempts} attempts: no result before the "
+                              "deadline (worker lost or too slow)")
+                .execution_options(synchronize_session=False))
+            return requeued
+
+    def close_finished_batches(self, now: dt.datetime | None = None) -> list[BatchRow]:
+        """Mark done every batch with items and none queued or running. Each batch is returned
+        by exactly one call, so whoever gets it sends the webhook, once."""
+        pending = exists().where(BatchItemRow.batch_id == BatchRow.id,
+                                 BatchItemRow.state.in_([ItemState.QUEUED, ItemState.RUNNING]))
+        closed = []
+        with self.session() as session:
+            ready = session.scalars(select(BatchRow.id).where(
+                BatchRow.status != BatchStatus.DONE, BatchRow.total_items > 0, ~pending)).all()
+            for batch_id in ready:
+                marked = session.execute(
+                    update(BatchRow).where(BatchRow.id == batch_id,
+                                           BatchRow.status != BatchStatus.DONE, ~pending)
+                    .values(status=BatchStatus.DONE, finished_at=now or utcnow())
+                    .execution_options(synchronize_session=False)).rowcount
+                if marked == 1:
+                    closed.append(session.get(BatchRow, batch_id, populate_existing=True))
+        return closed
+
+    def batch_progress(self, batch_id: str) -> BatchProgress:
+        with self.session() as session:
+            batch = session.get(BatchRow, batch_id)
+            if batch is None:
+                raise NotFound(f"no batch {batch_id}")
+            counts = {state.value: 0 for state in ItemState}
+            counts.update(session.execute(
+                select(BatchItemRow.state, func.count()).where(BatchItemRow.batch_id == batch_id)
+                .group_by(BatchItemRow.state)).tuples().all())
+            current = session.scalars(
+                select(BatchItemRow).where(BatchItemRow.batch_id == batch_id,
+                                           BatchItemRow.state == ItemState.RUNNING)
+                .order_by(BatchItemRow.started_at.desc(), BatchItemRow.id.desc())
+                .limit(1)).first()
+            return BatchProgress(batch_id, batch.status, batch.total_items, counts, current)
+
+    # -- audit log --------------------------------------------------------------------------
+
+    def audit(self, actor: int | None, action: str, subject: str,
+              details: dict[str, Any] | None = None) -> AuditEntry:
+        """Append an entry. There is no way to change or remove one: the tables' triggers
+        refuse UPDATE and DELETE."""
+        with self.session() as session:
+            entry = AuditEntry(actor_key_id=actor, action=action, subject=subject,
+                               details=details or {})
+            session.add(entry)
+            session.flush()
+            return entry
+
+    def audit_entries(self, *, subject: str | None = None, action: str | None = None,
+                      actor: int | None = None, after_id: int = 0,
+                      limit: int = 1000) -> list[AuditEntry]:
+        """Entries oldest first; page with `after_id` (the last id seen)."""
+        query = select(AuditEntry).where(AuditEntry.id > after_id)
+        if subject is not None:
+            query = query.where(AuditEntry.subject == subject)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
+        if actor is not None:
+            query = query.where(AuditEntry.actor_key_id == actor)
+        with self.session() as session:
+            return list(session.scalars(query.order_by(AuditEntry.id).limit(limit)))
+
+
+class _FinishedElsewhere(Exception):
+    """Another worker marked the item done between our read and our update."""
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Write `path` atomically unless it exists. The bytes go to a temporary file in the same
+    folder, then are hard-linked into place: linking fails when the name exists, so a file
+    another process finished first is kept, never replaced, and nobody sees a partial file."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o444)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:             # a file system without hard links: rename instead
+            if not path.exists():
+                os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _insert_new(session: Session, model, keys: list[str], **values) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: concurrent writers of the same row do not fail."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def _add_verdict(session: Session, verdict: Verdict, evidence: Sequence[str]) -> VerdictRow:
+    row = VerdictRow(unit=verdict.unit, level=str(verdict.level), year=verdict.year,
+                     criterion=verdict.criterion, ruleset_id=verdict.ruleset_id,
+                     ruleset_version=verdict.ruleset_version, status=verdict.status.value,
+                     points=verdict.points, max_points=verdict.max_points,
+                     verdict=verdict.to_json(), evidence=sorted(set(evidence)))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _add_items(session: Session, batch: BatchRow,
+               items: Iterable[NewBatchItem]) -> list[BatchItemRow]:
+    rows = [BatchItemRow(batch_id=batch.id, unit=item.unit, level=str(item.level),
+                         criterion=item.criterion, documents=list(item.documents),
+                         state=ItemState.QUEUED, attempts=0) for item in items]
+    session.add_all(rows)
+    batch.total_items += len(rows)
+    session.flush()
+    return rows

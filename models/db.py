@@ -1,0 +1,254 @@
+"""The tables kiemchung keeps: documents, inspections, verdicts, batches, overrides, the audit log
+and API keys. The schema itself is created by the Alembic migrations in `api/migrations/`.
+
+Rows are written once and read many times: a verdict is never changed (an override is a new
+row), the audit log is append-only, and a document's bytes live once on disk, named by SHA-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Role(StrEnum):
+    UNIT = "unit"              # a unit checks and submits its own documents only
+    APPRAISER = "appraiser"    # the appraising agency: batches, verdicts, overrides
+    AUDITOR = "auditor"        # samples flagged items, overrides
+    ADMIN = "admin"
+    PORTAL = "portal"          # the DTI portal calling over HTTP
+
+
+class BatchStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class ItemState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out. SQLite keeps no zone, so every value is
+    stored as UTC; then text comparison (the sweeper's `deadline < now`) orders correctly."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one (UTC)")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+# JSONB on PostgreSQL: indexable and queryable when listing flagged items.
+Json = JSON().with_variant(JSONB(), "postgresql")
+Sha256 = String(64)
+
+# Stable constraint names, so later migrations can alter them on every backend.
+NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+          "ck": "ck_%(table_name)s_%(constraint_name)s",
+          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+          "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _values(enum) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class DocumentRow(Base):
+    """One file's bytes, once, however often and under whatever names it was uploaded."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(Sha256, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_kind: Mapped[str] = mapped_column(String(16))        # pdf, image or other
+    stored_path: Mapped[str] = mapped_column(String(200))      # relative to the data dir
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    uploads: Mapped[list[DocumentName]] = relationship(
+        lazy="selectin", order_by="DocumentName.id", back_populates="document")
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(u.name for u in self.uploads))
+
+
+class DocumentName(Base):
+    """A name a document was uploaded under, and by whom: a unit sees the documents it uploaded."""
+
+    __tablename__ = "document_names"
+    __table_args__ = (UniqueConstraint("document_sha256", "name", "unit",
+                                       name="uq_document_names_upload"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    unit: Mapped[str | None] = mapped_column(String(300), index=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    document: Mapped[DocumentRow] = relationship(back_populates="uploads")
+
+
+class InspectionRow(Base):
+    """`Inspection.to_json()` of a document, once per extractor version."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (UniqueConstraint("document_sha256", "extractor_version",
+                                       name="uq_inspections_document_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"))
+    extractor_version: Mapped[str] = mapped_column(String(64))
+    inspection: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class VerdictRow(Base):
+    """`Verdict.to_json()` of one criterion for one unit, with what produced it. Never updated."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (Index("ix_verdicts_unit_criterion", "unit", "criterion"),
+                      Index("ix_verdicts_status", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit: Mapped[str | None] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    criterion: Mapped[str] = mapped_column(String(32))
+    ruleset_id: Mapped[str] = mapped_column(String(100))
+    ruleset_version: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Float)
+    max_points: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[dict[str, Any]] = mapped_column(Json)
+    evidence: Mapped[list[str]] = mapped_column(Json)           # the documents' sha256s
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    __table_args__ = (CheckConstraint(f"status IN ({_values(BatchStatus)})", name="status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)          # a UUID
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    ruleset_id: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.QUEUED.value)
+    total_items: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class BatchItemRow(Base):
+    """One criterion of one unit in a batch: the job table workers claim from. An item stuck
+    in `running` past its deadline is re-queued by the sweeper, so no broker can lose work."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (CheckConstraint(f"state IN ({_values(ItemState)})", name="state"),
+                      Index("ix_batch_items_batch_state", "batch_id", "state"),
+                      Index("ix_batch_items_state_deadline", "state", "deadline"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    unit: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    criterion: Mapped[str] = mapped_column(String(32))
+    documents: Mapped[list[str]] = mapped_column(Json)          # the evidence sha256s
+    state: Mapped[str] = mapped_column(String(16), default=ItemState.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    deadline: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    verdict_id: Mapped[int | None] = mapped_column(ForeignKey("verdicts.id"))
+
+
+class OverrideRow(Base):
+    """A person's change to a verdict; the verdict row itself stays as the verifier wrote it."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (CheckConstraint("length(reason) > 0", name="reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verdict_id: Mapped[int] = mapped_column(ForeignKey("verdicts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only: triggers in the migration refuse UPDATE and DELETE on both backends."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(300), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class ApiKey(Base):
+    """Only the SHA-256 of the token is kept; the token is shown once, when the key is made."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(f"role IN ({_values(Role)})", name="role"),
+                      CheckConstraint("(role = 'unit') = (unit IS NOT NULL)", name="unit"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(300))
+    key_hash: Mapped[str] = mapped_column(Sha256, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
