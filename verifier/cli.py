@@ -324,44 +324,6 @@ def criteria(
         console.print(f"[yellow]discrepancy:[/yellow] {problem}")
 
 
-def _write_report(path: Path, totals, verdicts_by_unit) -> None:
-    from models.verdicts import points_value
-
-    criterion_rows = [(unit, level, v.criterion, v.status.value, points_value(v.points),
-                       points_value(v.max_points), v.summary)
-                      for (unit, level), verdicts in verdicts_by_unit.items() for v in verdicts]
-    unit_rows = [(t.unit, t.level, t.rank, points_value(t.total), points_value(t.achieved),
-                  points_value(t.maximum), t.band or "", t.pending_review) for t in totals]
-    unit_header = ("unit", "level", "rank", "total", "achieved", "maximum", "band",
-                   "needs_review")
-    criterion_header = ("unit", "level", "criterion", "status", "points", "max_points",
-                        "summary")
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "units"
-        for row in (unit_header, *unit_rows):
-            sheet.append(row)
-        sheet = book.create_sheet("criteria")
-        for row in (criterion_header, *criterion_rows):
-            sheet.append(row)
-        book.save(path)
-    elif path.suffix.lower() == ".csv":
-        import csv
-
-        with path.open("w", newline="", encoding="utf-8-sig") as out:   # BOM: Excel reads UTF-8
-            writer = csv.writer(out)
-            writer.writerow(criterion_header + ("rank", "total", "band"))
-            ranks = {(t.unit, t.level): t for t in totals}
-            for row in criterion_rows:
-                t = ranks[(row[0], row[1])]
-                writer.writerow(row + (t.rank, points_value(t.total), t.band or ""))
-    else:
-        _fail(f"{path}: the report must be .csv or .xlsx", 2)
-
-
 @app.command()
 def score(
     source: Annotated[Path, typer.Argument(
@@ -409,7 +371,9 @@ def score(
                       str(t.pending_review))
     console.print(table)
     if out is not None:
-        _run(lambda: _write_report(out, totals, verdicts_by_unit))
+        from api.reports import verdict_rows, write_report
+
+        _run(lambda: write_report(out, verdict_rows(verdicts_by_unit), totals))
         console.print(f"report written to {out}")
 
 
@@ -420,6 +384,14 @@ app.add_typer(trust_app, name="trust")
 from api.keys_cli import keys_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
+
+from api.batch_cli import register_batch_commands  # noqa: E402
+
+register_batch_commands(app)
+
+from api.serve_cli import serve  # noqa: E402
+
+app.command("serve")(serve)
 
 if __name__ == "__main__":
     app()

@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Largest file the API accepts for upload.
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Batches. Unset broker: the embedded default, a local pool of worker processes over the job
+    # table. Set (redis://host:6379/0): Celery, with `kiemchung worker` on one or more machines.
+    broker_url: str | None = None
+    broker_queue: str = "kiemchung"
+    # Per batch item: past the soft limit the item fails with a clear reason; past the hard
+    # limit the worker process is killed (code stuck where no signal reaches it).
+    item_soft_time_limit: int = 300
+    item_time_limit: int = 360
+    # Address space of one worker process (MiB); Celery also replaces a child past it.
+    worker_max_memory_mb: int = 4096
+    # HMAC-SHA256 key of the `X-Kiemchung-Signature` header on batch webhooks.
+    webhook_secret: str | None = None
 
     @property
     def trust_dir(self) -> Path:

@@ -1,0 +1,187 @@
+"""Reports of verdicts as CSV and XLSX: one row per criterion of each unit, and the units'
+totals, ranks and bands. Used by `kiemchung score`, `kiemchung batch` and the HTTP API.
+
+A criterion row: unit, level, criterion, status, points, max_points, summary, files, failed
+checks, override. In a batch report an item that could not be processed, or an input entry that
+was refused (zip slip, bomb…), is a row with status `failed` and the reason as its summary; an
+overridden verdict shows the override in force, with its reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.store import Store
+from models.db import ItemState
+from models.errors import KiemchungError
+from models.verdicts import Verdict, points_value
+from verifier.ruleset import Level, RuleSet, load_ruleset
+from verifier.scoring import UnitTotal, score_units
+
+CRITERION_HEADER = ("unit", "level", "criterion", "status", "points", "max_points", "summary",
+                    "files", "failed_checks", "override")
+UNIT_HEADER = ("unit", "level", "rank", "total", "achieved", "maximum", "band", "needs_review")
+FAILED = "failed"
+
+
+class ReportError(KiemchungError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    unit: str
+    level: str
+    criterion: str
+    status: str
+    points: float
+    max_points: float
+    summary: str
+    files: tuple[str, ...] = ()
+    failed_checks: tuple[str, ...] = ()
+    override: str = ""
+
+    def cells(self) -> tuple:
+        return (self.unit, self.level, self.criterion, self.status, points_value(self.points),
+                points_value(self.max_points), self.summary, "; ".join(self.files),
+                " | ".join(self.failed_checks), self.override)
+
+
+def _failed_checks(checks: Iterable[dict]) -> tuple[str, ...]:
+    """Checks that failed or need a person, as `name (file): message`."""
+    found = []
+    for check in checks:
+        if check["status"] in ("fail", "needs_review"):
+            where = f" ({Path(check['file']).name})" if check.get("file") else ""
+            found.append(f"{check['name']}{where}: {check['message']}")
+    return tuple(found)
+
+
+def verdict_rows(verdicts_by_unit: dict[tuple[str, str], list[Verdict]]) -> list[ReportRow]:
+    rows = []
+    for (unit, level), verdicts in verdicts_by_unit.items():
+        for v in verdicts:
+            files = tuple(dict.fromkeys(Path(c.file).name for c in v.checks if c.file))
+            rows.append(ReportRow(unit, level, v.criterion, v.status.value, v.points,
+                                  v.max_points, v.summary, files,
+                                  _failed_checks(c.to_json() for c in v.checks)))
+    return rows
+
+
+def batch_rows(store: Store, batch_id: str) -> list[ReportRow]:
+    """One row per item of the batch, in the order submitted."""
+    from api.jobs import upload_name
+
+    rows = []
+    for item in store.batch_items(batch_id):
+        files = tuple(upload_name(store, sha, item.unit) for sha in item.documents)
+        if item.state == ItemState.DONE and item.verdict_id is not None:
+            verdict = store.get_verdict(item.verdict_id)
+            status, points, override = verdict.status, verdict.points, ""
+            overrides = store.verdict_overrides(verdict.id)
+            if overrides:
+                last = overrides[-1]
+                status, points = last.status, last.points
+                override = (f"{last.reason} (was {verdict.status} "
+                            f"{points_value(verdict.points)})")
+            rows.append(ReportRow(item.unit, item.level, item.criterion, status, points,
+                                  verdict.max_points, verdict.verdict.get("summary", ""), files,
+                                  _failed_checks(verdict.verdict.get("checks", [])), override))
+        else:
+            status = FAILED if item.state == ItemState.FAILED else str(item.state)
+            rows.append(ReportRow(item.unit, item.level, item.criterion, status, 0, 0,
+                                  item.error or "", files))
+    return rows
+
+
+def batch_totals(ruleset: RuleSet, rows: list[ReportRow], year: int) -> list[UnitTotal]:
+    """Totals as `score` computes them. A criterion whose item failed counts as 0 of its
+    points, pending review: leaving it out would raise the unit's percentage."""
+    by_key: dict[tuple[str, str, str], ReportRow] = {}
+    for row in rows:
+        if not row.unit or not row.level:
+            continue                         # a refused entry with no unit: nothing to total
+        key = (row.unit, row.level, row.criterion)
+        if key not in by_key or by_key[key].status == FAILED:
+            by_key[key] = row
+    verdicts_by_unit: dict[tuple[str, str], list[Verdict]] = {}
+    for (unit, level, criterion), row in by_key.items():
+        if row.status == FAILED:
+            try:
+                maximum = ruleset.criterion(criterion).points.get(Level(level), 0.0)
+            except (KiemchungError, ValueError):
+                continue
+            verdict = Verdict(criterion, level, unit, year, 0.0, maximum, needs_review=True)
+        else:
+            verdict = Verdict(criterion, level, unit, year, row.points, row.max_points,
+                              needs_review=row.status == "needs_review")
+        verdicts_by_unit.setdefault((unit, level), []).append(verdict)
+    return score_units(ruleset, verdicts_by_unit)
+
+
+def _batch_report(store: Store, batch_id: str,
+                  ruleset: RuleSet | None) -> tuple[list[ReportRow], list[UnitTotal]]:
+    batch = store.get_batch(batch_id)
+    rows = batch_rows(store, batch_id)
+    try:
+        ruleset = ruleset or load_ruleset(batch.ruleset_id)
+    except KiemchungError:
+        return rows, []                     # a rule set no longer installed: rows only
+    return rows, batch_totals(ruleset, rows, batch.year)
+
+
+def report_csv(store: Store, batch_id: str, ruleset: RuleSet | None = None) -> bytes:
+    return csv_bytes(*_batch_report(store, batch_id, ruleset))
+
+
+def report_xlsx(store: Store, batch_id: str, ruleset: RuleSet | None = None) -> bytes:
+    return xlsx_bytes(*_batch_report(store, batch_id, ruleset))
+
+
+def csv_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
+    """Criterion rows with their unit's rank, total and band; UTF-8 with a BOM, as Excel
+    needs to read Vietnamese."""
+    ranks = {(t.unit, t.level): t for t in totals}
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(CRITERION_HEADER + ("rank", "total", "band"))
+    for row in rows:
+        t = ranks.get((row.unit, row.level))
+        writer.writerow(row.cells() + ((t.rank, points_value(t.total), t.band or "")
+                                       if t else ("", "", "")))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "units"
+    sheet.append(UNIT_HEADER)
+    for t in totals:
+        sheet.append((t.unit, t.level, t.rank, points_value(t.total), points_value(t.achieved),
+                      points_value(t.maximum), t.band or "", t.pending_review))
+    sheet = book.create_sheet("criteria")
+    sheet.append(CRITERION_HEADER)
+    for row in rows:
+        sheet.append(row.cells())
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_report(path: Path, rows: list[ReportRow], totals: list[UnitTotal]) -> None:
+    """`.csv` or `.xlsx`, by the path's suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ReportError(f"{path}: the report must be .csv or .xlsx")
+    data = xlsx_bytes(rows, totals) if suffix == ".xlsx" else csv_bytes(rows, totals)
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        raise ReportError(f"{path}: cannot be written ({error.strerror or error})") from error

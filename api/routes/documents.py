@@ -1,0 +1,101 @@
+"""Upload an evidence file and read what it says: the same object as `inspect --json`."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, UploadFile
+
+from api.deps import (
+    CurrentKey,
+    MetricsDep,
+    SettingsDep,
+    StoreDep,
+    Submitter,
+    TrustDep,
+    acting_unit,
+    unit_scope,
+    visible_document,
+)
+from api.errors import PayloadTooLarge
+from api.jobs import inspect_document
+from api.schemas import DocumentPublic
+from api.store import Store
+from extractors.reader import SUPPORTED, detect_kind
+from models.db import ApiKey
+from models.errors import InputFileError
+from models.inspection import Inspection
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the document's SHA-256")]
+CHUNK = 1024 * 1024
+
+
+def read_upload(upload: UploadFile, limit: int) -> bytes:
+    """The file's bytes, read in chunks and given up on at `limit` + 1."""
+    chunks, size = [], 0
+    while chunk := upload.file.read(min(CHUNK, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{upload.filename or 'the file'} is larger than the limit "
+                                  f"of {limit} bytes")
+    return b"".join(chunks)
+
+
+def upload_name(upload: UploadFile) -> str:
+    # Only the last part of a client's path: the name is shown back, never used as a path.
+    return PurePath((upload.filename or "").replace("\\", "/")).name[:500] or "upload"
+
+
+def refuse_unknown_kind(data: bytes, name: str) -> None:
+    """Empty files and files that are neither PDF nor image are refused before being stored."""
+    if not data:
+        raise InputFileError(f"{name}: the file is empty (0 bytes)")
+    if detect_kind(data) is None:
+        raise InputFileError(f"{name}: not a {SUPPORTED} file")
+
+
+def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = None) -> str:
+    """The name the document was uploaded under: the unit's own upload first (checks cite
+    it), never another unit's name to a unit key."""
+    uploads = store.get_document(sha256).uploads
+    unit = unit or unit_scope(key)
+    mine = [u.name for u in uploads if u.unit == unit]
+    if unit_scope(key) is None:
+        mine += [u.name for u in uploads]
+    return (mine or [sha256])[0]
+
+
+def document_json(inspection: Inspection, sha256: str) -> dict:
+    return {**inspection.to_json(), "sha256": sha256}
+
+
+@router.post("", response_model=DocumentPublic, summary="Upload and inspect a document")
+def upload_document(key: Submitter, store: StoreDep, trust: TrustDep, settings: SettingsDep,
+                    metrics: MetricsDep,
+                    file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or TIFF")],
+                    unit: Annotated[str | None, Form(description="the unit the document is "
+                                                     "evidence for; a unit key's own")] = None):
+    """Store the file once (by SHA-256) and return its inspection. The same bytes uploaded
+    again are not read again. A unit key's uploads belong to its unit."""
+    unit = acting_unit(key, unit)
+    data = read_upload(file, settings.max_upload_bytes)
+    name = upload_name(file)
+    refuse_unknown_kind(data, name)
+    row = store.put_document(data, name, unit=unit, uploaded_by=key.id)
+    inspection = inspect_document(store, row.sha256, trust, name=name,
+                                  ocr_dpi=settings.ocr_dpi)
+    metrics.count_document(sum(1 for page in inspection.text.pages
+                               if str(page.source) == "ocr"))
+    return document_json(inspection, row.sha256)
+
+
+@router.get("/{sha256}", response_model=DocumentPublic, summary="A document's inspection")
+def get_document(sha256: Sha256Path, key: CurrentKey, store: StoreDep, trust: TrustDep,
+                 settings: SettingsDep):
+    visible_document(store, key, sha256)
+    inspection = inspect_document(store, sha256, trust, name=document_name(store, key, sha256),
+                                  ocr_dpi=settings.ocr_dpi)
+    return document_json(inspection, sha256)

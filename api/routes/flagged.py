@@ -1,0 +1,106 @@
+"""Verdicts a person should look at: failed, in need of review, or with a signature problem in
+any of their files (a plan can pass on one file while another was altered after signing)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from api.deps import CurrentKey, StoreDep, unit_scope
+from api.routes.verdicts import in_force
+from api.schemas import FlaggedItem
+from api.store import Store
+from checks.registry import REGISTRY, get_check
+from models.db import BatchItemRow, OverrideRow, VerdictRow
+from models.verdicts import CheckStatus, VerdictStatus, points_value
+
+router = APIRouter(prefix="/flagged", tags=["flagged"])
+FLAGGED_STATUSES = {VerdictStatus.FAIL.value, VerdictStatus.NEEDS_REVIEW.value}
+DOUBTFUL = {CheckStatus.FAIL.value, CheckStatus.NEEDS_REVIEW.value}
+
+
+def signature_checks() -> frozenset[str]:
+    """The checks about signatures and seals: those registered in `checks.signatures`."""
+    get_check("file_readable")            # importing the checks fills the registry
+    return frozenset(name for name, registered in REGISTRY.items()
+                     if registered.function.__module__ == "checks.signatures")
+
+
+def flags_of(row: VerdictRow, signature: frozenset[str]) -> tuple[list[str], list[dict]]:
+    doubtful = [c for c in row.verdict.get("checks", []) if c.get("status") in DOUBTFUL]
+    flags = [row.status] if row.status in FLAGGED_STATUSES else []
+    flags += sorted({f"signature:{c['name']}" for c in doubtful if c.get("name") in signature})
+    return flags, doubtful
+
+
+def flagged_items(store: Store, *, unit: str | None = None, criterion: str | None = None,
+                  check: str | None = None, status: str | None = None,
+                  only_flagged: bool = True, after_id: int = 0,
+                  limit: int | None = None) -> list[dict]:
+    """Verdicts in id order with why they are flagged; with `only_flagged=False`, every
+    verdict matching the filters. `check` keeps the verdicts where that check failed or
+    needs review."""
+    query = (select(VerdictRow, BatchItemRow.batch_id)
+             .outerjoin(BatchItemRow, BatchItemRow.verdict_id == VerdictRow.id)
+             .where(VerdictRow.id > after_id).order_by(VerdictRow.id))
+    if unit is not None:
+        query = query.where(VerdictRow.unit == unit)
+    if criterion is not None:
+        query = query.where(VerdictRow.criterion == criterion)
+    if status is not None:
+        query = query.where(VerdictRow.status == status)
+    signature = signature_checks()
+    items = []
+    with store.session() as session:
+        for row, batch_id in session.execute(query):
+            flags, doubtful = flags_of(row, signature)
+            if only_flagged and not flags:
+                continue
+            if check is not None and not any(c.get("name") == check for c in doubtful):
+                continue
+            items.append({"verdict_id": row.id, "unit": row.unit, "level": row.level,
+                          "year": row.year, "criterion": row.criterion,
+                          "ruleset": row.ruleset_id, "status": row.status,
+                          "points": points_value(row.points),
+                          "max_points": points_value(row.max_points), "flags": flags,
+                          "problem_checks": doubtful, "batch_id": batch_id, "row": row})
+            if limit is not None and len(items) >= limit:
+                break
+        overrides = _overrides_by_verdict(session, [item["verdict_id"] for item in items])
+    for item in items:
+        item["in_force"] = in_force(item.pop("row"), overrides.get(item["verdict_id"], []))
+    return items
+
+
+def _overrides_by_verdict(session, verdict_ids: list[int]) -> dict[int, list[OverrideRow]]:
+    found: dict[int, list[OverrideRow]] = {}
+    for start in range(0, len(verdict_ids), 500):        # bounded IN lists
+        chunk = verdict_ids[start:start + 500]
+        for row in session.scalars(select(OverrideRow).where(OverrideRow.verdict_id.in_(chunk))
+                                   .order_by(OverrideRow.id)):
+            found.setdefault(row.verdict_id, []).append(row)
+    return found
+
+
+@router.get("", response_model=list[FlaggedItem], summary="Flagged verdicts, filterable")
+def list_flagged(key: CurrentKey, store: StoreDep,
+                 unit: Annotated[str | None, Query(description="only this unit")] = None,
+                 criterion: Annotated[str | None, Query(description="e.g. 2.1")] = None,
+                 check: Annotated[str | None, Query(
+                     description="only verdicts where this check failed or needs review, "
+                                 "e.g. digitally_signed")] = None,
+                 status: Annotated[VerdictStatus | None, Query(
+                     description="only verdicts with this status")] = None,
+                 after_id: Annotated[int, Query(ge=0, description="the last verdict id "
+                                                                 "seen")] = 0,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000):
+    scope = unit_scope(key)
+    if scope is not None:
+        if unit not in (None, scope):
+            return []                    # another unit's items do not exist for this key
+        unit = scope
+    return flagged_items(store, unit=unit, criterion=criterion, check=check,
+                         status=status.value if status else None, after_id=after_id,
+                         limit=limit)

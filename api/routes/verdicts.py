@@ -1,0 +1,99 @@
+"""Verify one criterion for one unit from uploaded documents: the same object as
+`verify --json`, stored with its id; read it back with its overrides."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import (
+    CurrentKey,
+    SettingsDep,
+    StoreDep,
+    Submitter,
+    TrustDep,
+    acting_unit,
+    sees_unit,
+    visible_document,
+)
+from api.errors import Hidden
+from api.jobs import inspect_document
+from api.routes.documents import document_name
+from api.schemas import VerdictCreate, VerdictPublic
+from api.store import Store
+from extractors.signatures import TrustStore
+from models.db import ApiKey, OverrideRow, VerdictRow
+from models.errors import InputFileError
+from models.inspection import Inspection
+from models.verdicts import points_value
+from verifier.evaluate import EvaluationContext, UnreadableFile, evaluate_criterion
+from verifier.ruleset import load_ruleset
+
+router = APIRouter(prefix="/verdicts", tags=["verdicts"])
+
+
+def override_json(row: OverrideRow) -> dict:
+    return {"id": row.id, "verdict_id": row.verdict_id, "status": row.status,
+            "points": points_value(row.points), "reason": row.reason, "by_key_id": row.by_key_id,
+            "created_at": row.created_at}
+
+
+def in_force(row: VerdictRow, overrides: list[OverrideRow]) -> dict:
+    """The last override if there is one, else the verifier's own verdict."""
+    if overrides:
+        last = overrides[-1]
+        return {"status": last.status, "points": points_value(last.points),
+                "override_id": last.id}
+    return {"status": row.status, "points": points_value(row.points), "override_id": None}
+
+
+def verdict_json(row: VerdictRow, overrides: list[OverrideRow]) -> dict:
+    return {**row.verdict, "id": row.id, "evidence": row.evidence, "created_at": row.created_at,
+            "overrides": [override_json(o) for o in overrides],
+            "in_force": in_force(row, overrides)}
+
+
+def visible_verdict(store: Store, key: ApiKey, verdict_id: int) -> VerdictRow:
+    row = store.get_verdict(verdict_id)                 # NotFound → 404
+    if not sees_unit(key, row.unit):
+        raise Hidden(f"no verdict {verdict_id}")
+    return row
+
+
+def read_evidence(store: Store, key: ApiKey, unit: str | None, documents: list[str],
+                  trust: TrustStore, ocr_dpi: int
+                  ) -> tuple[list[Inspection], list[UnreadableFile]]:
+    """Inspections of the documents; those that cannot be read are named with the reason and
+    count as unreadable evidence, as on the command line."""
+    inspections, unreadable = [], []
+    for sha256 in documents:
+        name = document_name(store, key, sha256, unit)
+        try:
+            inspections.append(inspect_document(store, sha256, trust, name=name,
+                                                ocr_dpi=ocr_dpi))
+        except InputFileError as error:
+            unreadable.append(UnreadableFile(name, error.message))
+    return inspections, unreadable
+
+
+@router.post("", status_code=201, response_model=VerdictPublic,
+             summary="Verify a criterion from uploaded documents")
+def create_verdict(body: VerdictCreate, key: Submitter, store: StoreDep, trust: TrustDep,
+                   settings: SettingsDep):
+    unit = acting_unit(key, body.unit)
+    ruleset = load_ruleset(body.ruleset)
+    criterion = ruleset.criterion(body.criterion)
+    for sha256 in body.documents:
+        visible_document(store, key, sha256)
+    inspections, unreadable = read_evidence(store, key, unit, body.documents, trust,
+                                            settings.ocr_dpi)
+    verdict = evaluate_criterion(ruleset, criterion.id, body.level, unit, body.year, inspections,
+                                 context=EvaluationContext(unreadable=tuple(unreadable)))
+    row = store.save_verdict(verdict, body.documents)
+    return verdict_json(row, [])
+
+
+@router.get("/{verdict_id}", response_model=VerdictPublic,
+            summary="A verdict with its overrides")
+def get_verdict(verdict_id: int, key: CurrentKey, store: StoreDep):
+    row = visible_verdict(store, key, verdict_id)
+    return verdict_json(row, store.verdict_overrides(verdict_id))

@@ -1,0 +1,32 @@
+"""`kiemchung serve`: the HTTP API with uvicorn, logging JSON lines."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+
+def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+          log_level: Annotated[str, typer.Option(help="debug, info, warning or error")]
+          = "info") -> None:
+    """Run the HTTP API (OpenAPI at /docs). Settings come from KIEMCHUNG_… and kiemchung.env."""
+    import uvicorn
+
+    from api.jobs import resume_unfinished
+    from api.main import configure_logging, create_app
+    from verifier.cli import _run
+
+    app = _run(create_app)          # a bad setting is one line on stderr, not a traceback
+    configure_logging(log_level)
+    settings = app.state.settings
+    if not settings.broker_url:
+        # Embedded mode: batches run in this process's pool, so batches a previous run left
+        # unfinished are taken up again here (with a broker, the workers' sweeper does it).
+        for batch_id in resume_unfinished(settings):
+            logging.getLogger("kiemchung.api").info("batch resumed",
+                                                    extra={"batch_id": batch_id})
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level=log_level,
+                access_log=False)

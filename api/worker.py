@@ -1,0 +1,201 @@
+"""Celery workers for batches, in production (`KIEMCHUNG_BROKER_URL=redis://host:6379/0`):
+
+    kiemchung worker --concurrency 4      # on each machine; more machines scale it out
+
+One task per batch item, `process_batch_item(item_id)`, idempotent: it claims its item in the
+job table (or returns when the item is done, failed or held by a live worker), processes it and
+writes the verdict exactly once (`Store.finish_item`). Configuration for long OCR tasks:
+- `task_acks_late` + `task_reject_on_worker_lost`: the message is acknowledged after the task
+  and given back when the child running it dies, so a killed child's item runs again (the
+  redelivered task takes over an item whose holder on this machine no longer exists);
+- `worker_prefetch_multiplier=1`: a worker holds no more messages than it runs;
+- soft/hard time limits per task; `worker_max_memory_per_child` replaces a child that grew,
+  and each child's address space is capped as in the local pool;
+- Redis `visibility_timeout` above the hard limit, else Redis hands a task still running to a
+  second worker, again and again.
+`acks_late` redelivers only when a child dies, not when the whole worker is SIGKILLed: the
+`sweep` task (beat, every minute; `kiemchung worker` runs beat unless --no-beat) re-queues
+items stuck past their deadline and sends their tasks again. Verdicts live in our tables, so
+there is no result backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from sqlalchemy import select
+
+from api.jobs import (
+    MAX_ATTEMPTS,
+    BatchError,
+    ItemTimeLimit,
+    claim_item,
+    limit_memory,
+    run_claimed,
+    settings_trust,
+    settle,
+    stuck_items,
+    worker_id,
+)
+from api.store import Store, open_store
+from models.db import BatchItemRow, ItemState, utcnow
+from models.errors import KiemchungError
+from verifier.ruleset import load_ruleset
+from verifier.settings import Settings
+
+__all__ = ["enqueue_items", "make_celery", "run_item", "start_worker", "sweep"]
+
+PROCESS_ITEM = "kiemchung.process_batch_item"
+SWEEP = "kiemchung.sweep"
+SWEEP_EVERY = 60.0                  # seconds
+SOFT_LIMIT_BACKUP = 10              # seconds past our own soft limit
+VISIBILITY_MARGIN = 300             # seconds past the hard limit before Redis redelivers
+log = logging.getLogger("kiemchung.worker")
+
+
+def make_celery(settings: Settings) -> Celery:
+    if not settings.broker_url:
+        raise BatchError("no broker: set KIEMCHUNG_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    app = Celery("kiemchung", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # Ours (SIGALRM, `api.jobs.soft_time_limit`) comes first; Celery's is the backup,
+        # as its exception is one the extractors' per-page handlers would take for a bad page.
+        task_soft_time_limit=settings.item_soft_time_limit + SOFT_LIMIT_BACKUP,
+        task_time_limit=settings.item_time_limit,
+        worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,    # KiB
+        broker_transport_options={"visibility_timeout":
+                                  settings.item_time_limit + VISIBILITY_MARGIN},
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_default_queue=settings.broker_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        beat_schedule={"sweep": {"task": SWEEP, "schedule": SWEEP_EVERY}},
+    )
+    app.kiemchung_settings = settings
+
+    # A bad file never raises out of a task (its item fails with the reason); what does raise
+    # is the database or broker being away: try again later, the item is still queued.
+    @app.task(name=PROCESS_ITEM, bind=True, shared=False, autoretry_for=(Exception,),
+              dont_autoretry_for=(KiemchungError,), retry_backoff=True, max_retries=5)
+    def process_batch_item(task, item_id: int) -> None:
+        run_item(task.app.kiemchung_settings, item_id)
+
+    @app.task(name=SWEEP, bind=True, shared=False)
+    def sweep_task(task) -> None:
+        sweep(task.app.kiemchung_settings)
+
+    return app
+
+
+def run_item(settings: Settings, item_id: int) -> None:
+    store = _store(settings)
+    deadline = utcnow() + dt.timedelta(seconds=settings.item_time_limit)
+    item = claim_item(store, item_id, worker_id(), deadline)
+    if item is None:
+        log.info("batch item %s: already done or held by a live worker", item_id)
+        return
+    try:
+        ruleset = _ruleset(store.get_batch(item.batch_id).ruleset_id)
+        trust = _trust(settings)
+    except KiemchungError as error:
+        store.fail_item(item.id, error.message)
+    else:
+        run_claimed(store, item, ruleset, trust, settings,
+                    time_limits=(ItemTimeLimit, SoftTimeLimitExceeded))
+    settle(settings, store)
+
+
+def sweep(settings: Settings) -> list[int]:
+    """Re-queue items stuck past their deadline and send their tasks again; close finished
+    batches. Returns the items sent again."""
+    store = _store(settings)
+    now = utcnow()
+    stuck = set(stuck_items(store, now))
+    store.requeue_stuck(now, max_attempts=MAX_ATTEMPTS)
+    again = [i.id for i in _items(store, stuck) if i.state == ItemState.QUEUED]
+    if again:
+        log.warning("re-queued stuck batch items %s", again)
+        enqueue_items(settings, again)
+    settle(settings, store)
+    return again
+
+
+def enqueue_items(settings: Settings, item_ids: list[int]) -> None:
+    if not item_ids:
+        return
+    app = _producer(settings)
+    try:
+        for item_id in item_ids:
+            app.send_task(PROCESS_ITEM, args=[item_id], queue=settings.broker_queue)
+    except Exception as error:  # noqa: BLE001 - kombu raises many kinds; one clear line
+        raise BatchError(f"cannot reach the broker at {settings.broker_url} ({error})") from error
+
+
+def start_worker(settings: Settings, *, concurrency: int = 2, beat: bool = True,
+                 loglevel: str = "INFO") -> None:
+    """Run a Celery worker in this process until stopped (`kiemchung worker`)."""
+    global _child_memory_mb
+    _child_memory_mb = settings.worker_max_memory_mb
+    app = make_celery(settings)
+    argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
+            f"--queues={settings.broker_queue}"]
+    if beat:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+    app.worker_main(argv)
+
+
+# -- per process -----------------------------------------------------------------------------
+
+_child_memory_mb = 0
+_stores: dict[tuple[str | None, str], Store] = {}
+_producers: dict[tuple[str, str], Celery] = {}
+_opening = threading.Lock()
+
+
+@worker_process_init.connect
+def _cap_child_memory(**_kwargs) -> None:
+    limit_memory(_child_memory_mb)
+
+
+def _store(settings: Settings) -> Store:
+    # One engine per worker process, made in the child after the fork, then reused. Opening
+    # migrates, and Alembic's context is global: one thread at a time (threads pool).
+    key = (settings.database_url, str(settings.data_dir))
+    with _opening:
+        if key not in _stores:
+            _stores[key] = open_store(settings)
+        return _stores[key]
+
+
+@functools.cache
+def _ruleset(ruleset_id: str):
+    return load_ruleset(ruleset_id)
+
+
+def _trust(settings: Settings):
+    return settings_trust(settings)
+
+
+def _producer(settings: Settings) -> Celery:
+    key = (settings.broker_url, settings.broker_queue)
+    if key not in _producers:
+        _producers[key] = make_celery(settings)
+    return _producers[key]
+
+
+def _items(store: Store, ids: set[int]) -> list[BatchItemRow]:
+    if not ids:
+        return []
+    with store.session() as session:
+        return list(session.scalars(select(BatchItemRow).where(BatchItemRow.id.in_(ids))))
