@@ -16,7 +16,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from verifier.settings import load_settings
 
@@ -48,7 +47,7 @@ def batch(
     from api.jobs import dispatch, run_local, submit_batch
     from api.reports import batch_rows, batch_totals, write_report
     from api.store import open_store
-    from verifier.cli import _fail, _level, _load_ruleset, _run, _trust, console
+    from verifier.cli import _fail, _level, _load_ruleset, _run, _trust, console, totals_table
     from verifier.ruleset import available_rulesets
 
     settings = load_settings()
@@ -104,14 +103,7 @@ def batch(
 
         rows = batch_rows(store, batch_id)
         totals = batch_totals(rules, rows, year)
-    table = Table(title=f"{rules.id} {year} — batch {batch_id}", title_justify="left")
-    for column in ("level", "rank", "unit", "total", "points", "band", "needs review"):
-        table.add_column(column, overflow="fold")
-    for t in totals:
-        table.add_row(t.level, str(t.rank), t.unit, f"{t.total:g}",
-                      f"{round(t.achieved, 2):g}/{t.maximum:g}", t.band or "—",
-                      str(t.pending_review))
-    console.print(table)
+    console.print(totals_table(totals, f"{rules.id} {year} — batch {batch_id}"))
     failed = [r for r in rows if r.status == "failed"]
     if failed:
         console.print(f"[red]{len(failed)} item(s) failed[/red] (see the report's summary "

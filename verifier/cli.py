@@ -221,6 +221,18 @@ def _inspect_evidence(files: list[Path], trust) -> tuple[list[Inspection], list]
     return inspections, unreadable
 
 
+def totals_table(totals, title: str) -> Table:
+    """Unit totals, ranks and bands, as `score` and `batch` print them."""
+    table = Table(title=title, title_justify="left")
+    for column in ("level", "rank", "unit", "total", "points", "band", "needs review"):
+        table.add_column(column, overflow="fold")
+    for t in totals:
+        table.add_row(t.level, str(t.rank), t.unit, f"{t.total:g}",
+                      f"{_points(round(t.achieved, 2))}/{_points(t.maximum)}", t.band or "—",
+                      str(t.pending_review))
+    return table
+
+
 def _points(value: float) -> str:
     return f"{value:g}"
 
@@ -362,14 +374,7 @@ def score(
             progress.advance(task)
     totals, verdicts_by_unit = _run(lambda: evaluate_units(rules, year, evidence))
 
-    table = Table(title=f"{rules.id} {year}", title_justify="left")
-    for column in ("level", "rank", "unit", "total", "points", "band", "needs review"):
-        table.add_column(column, overflow="fold")
-    for t in totals:
-        table.add_row(t.level, str(t.rank), t.unit, f"{t.total:g}",
-                      f"{_points(round(t.achieved, 2))}/{_points(t.maximum)}", t.band or "—",
-                      str(t.pending_review))
-    console.print(table)
+    console.print(totals_table(totals, f"{rules.id} {year}"))
     if out is not None:
         from api.reports import verdict_rows, write_report
 
