@@ -75,6 +75,7 @@ def batch(
         items = found.items(rules)
         batch_id = _run(lambda: submit_batch(store, created_by=None, ruleset_id=rules.id,
                                              year=year, items=items, webhook_url=webhook,
+                                             webhook_hosts=settings.webhook_hosts,
                                              refused=found.refused))
         console.print(f"batch {batch_id}: {len(found.units)} unit(s), {len(found.files)} "
                       f"file(s), {len(items)} criteria to judge")
@@ -115,8 +116,9 @@ def batch(
 
 def worker(
     concurrency: Annotated[int, typer.Option(help="tasks run at once (worker processes)")] = 2,
-    beat: Annotated[bool, typer.Option("--beat/--no-beat", help="also run the minutely sweep "
-                                       "of stuck items (harmless on several workers)")] = True,
+    beat: Annotated[bool, typer.Option("--beat/--no-beat", help="also sweep the job table "
+                                       "every KIEMCHUNG_SWEEP_INTERVAL seconds: lost items "
+                                       "and lost messages (harmless on several workers)")] = True,
     loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
 ) -> None:
     """Run a Celery worker for batches (needs KIEMCHUNG_BROKER_URL). Start one per machine;

@@ -54,6 +54,10 @@ class BatchInputError(KiemchungError):
     exit_code = 2
 
 
+class OtherUnitsError(BatchInputError):
+    """An archive names units the submitter may not act for; nothing of it was stored."""
+
+
 @dataclass(frozen=True)
 class ZipLimits:
     max_entries: int = 10_000
@@ -132,7 +136,10 @@ class _Refused(Exception):
 
 def batch_from_zip(store: Store, archive: bytes | BinaryIO, ruleset: RuleSet,
                    level: Level | None = None, *, limits: ZipLimits = ZipLimits(),
-                   uploaded_by: int | None = None) -> BatchInput:
+                   uploaded_by: int | None = None, only_unit: str | None = None) -> BatchInput:
+    """The archive's entries stored and laid out as batch items; refused entries carry their
+    reason. With `only_unit`, an archive with another unit's folder is refused whole, before
+    anything is stored."""
     if isinstance(archive, bytes | bytearray):
         archive = io.BytesIO(archive)
     try:
@@ -141,18 +148,24 @@ def batch_from_zip(store: Store, archive: bytes | BinaryIO, ruleset: RuleSet,
             if len(entries) > limits.max_entries:
                 raise BatchInputError(f"the archive has {len(entries)} entries; at most "
                                       f"{limits.max_entries} are accepted")
-            return _read_archive(store, zipped, entries, ruleset, level, limits, uploaded_by)
+            return _read_archive(store, zipped, entries, ruleset, level, limits, uploaded_by,
+                                 only_unit)
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise BatchInputError(f"not a readable ZIP archive ({error})") from error
 
 
 def _read_archive(store: Store, zipped: zipfile.ZipFile, entries: list[zipfile.ZipInfo],
                   ruleset: RuleSet, level: Level | None, limits: ZipLimits,
-                  uploaded_by: int | None) -> BatchInput:
+                  uploaded_by: int | None, only_unit: str | None) -> BatchInput:
     named = sorted(((entry_name(info), info) for info in entries if not info.is_dir()),
                    key=lambda pair: pair[0])
     named = [(name, info) for name, info in named if not IGNORED.search(name)]
     wrapper = _common_folder([name for name, _ in named])
+    if only_unit is not None:
+        others = sorted(_unit_folders([name for name, _ in named], wrapper) - {nfc(only_unit)})
+        if others:
+            raise OtherUnitsError(f"the archive holds folders of other units ({', '.join(others)})"
+                                  f"; this key acts for {only_unit} only")
     units: dict[str, str | None] = {}       # unit → level value, None when it has none
     files, refused, seen = [], [], set()
     total = 0
@@ -236,6 +249,17 @@ def _path_parts(name: str) -> list[str] | None:
     if ".." in parts or not parts:
         return None
     return parts
+
+
+def _unit_folders(names: list[str], wrapper: str | None) -> set[str]:
+    """The first folder of every entry below the wrapper: the units an archive names."""
+    units = set()
+    for parts in filter(None, map(_path_parts, names)):
+        if wrapper and parts[0] == wrapper:
+            parts = parts[1:]
+        if len(parts) > 1:
+            units.add(parts[0])
+    return units
 
 
 def _slip_reason(name: str) -> str:

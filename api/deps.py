@@ -89,6 +89,7 @@ Submitter = Annotated[ApiKey, Depends(role_in(Role.UNIT, Role.APPRAISER, Role.PO
 Overrider = Annotated[ApiKey, Depends(role_in(Role.APPRAISER, Role.AUDITOR, Role.ADMIN))]
 # Draw samples and read the audit log.
 Auditor = Annotated[ApiKey, Depends(role_in(Role.AUDITOR, Role.ADMIN))]
+Admin = Annotated[ApiKey, Depends(role_in(Role.ADMIN))]
 
 
 def unit_scope(key: ApiKey) -> str | None:

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.batch_input import BatchInputError
+from api.batch_input import BatchInputError, OtherUnitsError
 from api.jobs import BatchError
 from api.store import InvalidOverride, NotFound
 from models.errors import InputFileError, KiemchungError, OcrUnavailableError
@@ -80,6 +80,8 @@ def _status_and_kind(error: KiemchungError) -> tuple[int, str]:
         return 422, "invalid-override"
     if isinstance(error, RuleSetError):
         return 422, "invalid-criterion"
+    if isinstance(error, OtherUnitsError):
+        return 403, "forbidden"
     if isinstance(error, BatchInputError | BatchError):
         return 422, "invalid-batch"
     if isinstance(error, OcrUnavailableError):

@@ -38,7 +38,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
@@ -204,15 +204,20 @@ def process_item(store: Store, item: BatchItemRow, ruleset: RuleSet, trust: Trus
 
 def submit_batch(store: Store, *, created_by: int | None, ruleset_id: str, year: int,
                  items: Iterable[NewBatchItem], webhook_url: str | None = None,
-                 refused: Iterable[Refusal] = ()) -> str:
+                 webhook_hosts: Sequence[str] = (), refused: Iterable[Refusal] = ()) -> str:
     """Record the batch and its items, queued; refused input entries become failed items
     carrying their reason, so they show in progress, results and the report. Returns the id;
     `dispatch` starts the work."""
     items, refused = list(items), list(refused)
     if not items and not refused:
         raise BatchError("a batch needs at least one item")
-    if webhook_url and not webhook_url.startswith(("http://", "https://")):
-        raise BatchError(f"webhook must be an http:// or https:// URL, not {webhook_url!r}")
+    if webhook_url:
+        from api.webhook import WebhookRefused, check_webhook_url
+
+        try:
+            check_webhook_url(webhook_url, webhook_hosts)
+        except WebhookRefused as refused_url:
+            raise BatchError(refused_url.message) from None
     placeholders = [NewBatchItem(r.unit, r.level, r.criterion, ()) for r in refused]
     batch = store.create_batch(created_by, ruleset_id, year, webhook_url=webhook_url,
                                items=items + placeholders)
@@ -327,7 +332,7 @@ class _LocalPool:
             process.join()
             del self.processes[pid]
             if process.exitcode != 0:      # killed or crashed: its item is still `running`
-                _release(store, worker_id(pid), f"worker process {pid} ended "
+                release(store, worker_id(pid), f"worker process {pid} ended "
                                                 f"({_exit_reason(process.exitcode)})")
         for item in _running(store, self.batch_id):
             pid = _pid_of(item.worker_id)
@@ -352,7 +357,7 @@ class _LocalPool:
                 process.kill()
                 process.join()
             if process.exitcode != 0:
-                _release(store, worker_id(pid), "the batch run was interrupted")
+                release(store, worker_id(pid), "the batch run was interrupted")
 
 
 def _local_worker(settings: Settings, batch_id: str, ruleset: RuleSet,
@@ -461,17 +466,28 @@ def _running(store: Store, batch_id: str | None = None) -> list[BatchItemRow]:
         return list(session.scalars(query))
 
 
-def _release(store: Store, worker: str, reason: str) -> None:
-    """Put back the items a lost worker held; after MAX_ATTEMPTS claims, fail them."""
+def release(store: Store, worker: str, reason: str) -> list[int]:
+    """Put back the items a lost worker held; after MAX_ATTEMPTS claims, fail them. Returns
+    the items put back."""
     with store.session() as session:
         held = list(session.scalars(select(BatchItemRow).where(
             BatchItemRow.state == ItemState.RUNNING, BatchItemRow.worker_id == worker)))
+    requeued = []
     for item in held:
         if item.attempts >= MAX_ATTEMPTS:
-            store.fail_item(item.id, f"gave up after {item.attempts} attempts: {reason}")
-        else:
+            store.fail_item(item.id, f"gave up after {item.attempts} attempts: {reason}",
+                            held_by=worker)
+            continue
+        after = store.fail_item(item.id, f"re-queued: {reason}", retry=True, held_by=worker)
+        if after.state == ItemState.QUEUED:
             log.warning("batch item %s re-queued: %s", item.id, reason)
-            store.fail_item(item.id, f"re-queued: {reason}", retry=True)
+            requeued.append(item.id)
+    return requeued
+
+
+def abandoned_workers(store: Store) -> set[str]:
+    """Workers of this machine that hold running items and no longer exist."""
+    return {item.worker_id for item in _running(store) if _holder_gone(item.worker_id)}
 
 
 def claim_item(store: Store, item_id: int, worker: str,
@@ -513,17 +529,13 @@ def stuck_items(store: Store, now: dt.datetime | None = None) -> list[int]:
 
 def settle(settings: Settings, store: Store) -> list[BatchRow]:
     """Close the batches whose items are all settled and send their webhooks, each once."""
-    return settle_store(store, settings.webhook_secret)
-
-
-def settle_store(store: Store, webhook_secret: str | None) -> list[BatchRow]:
     from api.webhook import notify_batch_finished
 
     closed = store.close_finished_batches()
     for batch in closed:
         log.info("batch %s finished", batch.id)
         if batch.webhook_url:
-            notify_batch_finished(store, batch, webhook_secret)
+            notify_batch_finished(store, batch, settings.webhook_secret, settings.webhook_hosts)
     return closed
 
 

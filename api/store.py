@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import tempfile
@@ -30,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.migrations import upgrade_to_head
+from checks.registry import REGISTRY, get_check
 from extractors.reader import detect_kind
 from models.db import (
     AuditEntry,
@@ -45,7 +47,7 @@ from models.db import (
     utcnow,
 )
 from models.errors import KiemchungError
-from models.verdicts import Verdict, VerdictStatus
+from models.verdicts import CheckStatus, Verdict, VerdictStatus
 from verifier.settings import Settings, load_settings
 
 __all__ = [
@@ -358,18 +360,19 @@ class Store:
             return session.get(VerdictRow, done.verdict_id)
 
     def fail_item(self, item_id: int, error: str, *, retry: bool = False,
-                  now: dt.datetime | None = None) -> BatchItemRow:
+                  held_by: str | None = None, now: dt.datetime | None = None) -> BatchItemRow:
         """Record an error: back to the queue when `retry`, else failed for good. A done item
-        stays done."""
+        stays done; with `held_by`, only an item that worker is running changes."""
         values: dict[str, Any] = {"error": error, "worker_id": None, "deadline": None}
         if retry:
             values["state"] = ItemState.QUEUED
         else:
             values.update(state=ItemState.FAILED, finished_at=now or utcnow())
+        which = [BatchItemRow.id == item_id, BatchItemRow.state != ItemState.DONE]
+        if held_by is not None:
+            which += [BatchItemRow.state == ItemState.RUNNING, BatchItemRow.worker_id == held_by]
         with self.session() as session:
-            session.execute(update(BatchItemRow)
-                            .where(BatchItemRow.id == item_id,
-                                   BatchItemRow.state != ItemState.DONE)
+            session.execute(update(BatchItemRow).where(*which)
                             .values(**values).execution_options(synchronize_session=False))
             item = session.get(BatchItemRow, item_id, populate_existing=True)
             if item is None:
@@ -396,6 +399,23 @@ class Store:
                               "deadline (worker lost or too slow)")
                 .execution_options(synchronize_session=False))
             return requeued
+
+    def mark_sent(self, item_ids: Sequence[int], now: dt.datetime | None = None) -> None:
+        """Record that the tasks of these items went to the broker."""
+        with self.session() as session:
+            for start in range(0, len(item_ids), 500):
+                session.execute(update(BatchItemRow)
+                                .where(BatchItemRow.id.in_(item_ids[start:start + 500]))
+                                .values(sent_at=now or utcnow())
+                                .execution_options(synchronize_session=False))
+
+    def queued_items(self, *, sent_before: dt.datetime) -> list[int]:
+        """Items still queued whose task was never sent, or last sent before `sent_before`."""
+        with self.session() as session:
+            return list(session.scalars(select(BatchItemRow.id).where(
+                BatchItemRow.state == ItemState.QUEUED,
+                BatchItemRow.sent_at.is_(None) | (BatchItemRow.sent_at < sent_before))
+                .order_by(BatchItemRow.id)))
 
     def close_finished_batches(self, now: dt.datetime | None = None) -> list[BatchRow]:
         """Mark done every batch with items and none queued or running. Each batch is returned
@@ -497,12 +517,37 @@ def _insert_new(session: Session, model, keys: list[str], **values) -> None:
     session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
+FLAGGED_STATUSES = frozenset({VerdictStatus.FAIL.value, VerdictStatus.NEEDS_REVIEW.value})
+DOUBTFUL = frozenset({CheckStatus.FAIL.value, CheckStatus.NEEDS_REVIEW.value})
+
+
+@functools.cache
+def signature_checks() -> frozenset[str]:
+    """The checks about signatures and seals: those registered in `checks.signatures`."""
+    get_check("file_readable")            # importing the checks fills the registry
+    return frozenset(name for name, registered in REGISTRY.items()
+                     if registered.function.__module__ == "checks.signatures")
+
+
+def verdict_flags(status: str, checks: Iterable[dict]) -> tuple[list[str], list[dict]]:
+    """Why a person should look at a verdict (its status, `signature:<check>` for each
+    signature check in doubt — a plan can pass on one file while another was altered after
+    signing), and the checks that failed or need review."""
+    doubtful = [c for c in checks if c.get("status") in DOUBTFUL]
+    flags = [status] if status in FLAGGED_STATUSES else []
+    flags += sorted({f"signature:{c['name']}" for c in doubtful
+                     if c.get("name") in signature_checks()})
+    return flags, doubtful
+
+
 def _add_verdict(session: Session, verdict: Verdict, evidence: Sequence[str]) -> VerdictRow:
+    as_json = verdict.to_json()
+    flags, _ = verdict_flags(verdict.status.value, as_json.get("checks", []))
     row = VerdictRow(unit=verdict.unit, level=str(verdict.level), year=verdict.year,
                      criterion=verdict.criterion, ruleset_id=verdict.ruleset_id,
                      ruleset_version=verdict.ruleset_version, status=verdict.status.value,
                      points=verdict.points, max_points=verdict.max_points,
-                     verdict=verdict.to_json(), evidence=sorted(set(evidence)))
+                     verdict=as_json, evidence=sorted(set(evidence)), flagged=bool(flags))
     session.add(row)
     session.flush()
     return row

@@ -13,9 +13,13 @@ writes the verdict exactly once (`Store.finish_item`). Configuration for long OC
   and each child's address space is capped as in the local pool;
 - Redis `visibility_timeout` above the hard limit, else Redis hands a task still running to a
   second worker, again and again.
-`acks_late` redelivers only when a child dies, not when the whole worker is SIGKILLed: the
-`sweep` task (beat, every minute; `kiemchung worker` runs beat unless --no-beat) re-queues
-items stuck past their deadline and sends their tasks again. Verdicts live in our tables, so
+`acks_late` redelivers only when a child dies: when the whole worker is SIGKILLed, Redis gives
+its unacknowledged messages back only after the visibility timeout, and a message that never
+reached the broker is gone. So the `sweep` (at worker start, then every `sweep_interval` by
+beat; `kiemchung worker` runs beat unless --no-beat) puts back items held by a worker of this
+machine that no longer exists or running past their deadline, and sends the task again for
+items queued for a while when the broker's queue is empty — their message was lost. A second
+message for an item is harmless: the claim lets only one run. Verdicts live in our tables, so
 there is no result backend.
 """
 
@@ -28,17 +32,19 @@ import threading
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 from sqlalchemy import select
 
 from api.jobs import (
     MAX_ATTEMPTS,
     BatchError,
     ItemTimeLimit,
+    abandoned_workers,
     claim_item,
     limit_memory,
     run_claimed,
     settings_trust,
+    release,
     settle,
     stuck_items,
     worker_id,
@@ -53,7 +59,6 @@ __all__ = ["enqueue_items", "make_celery", "run_item", "start_worker", "sweep"]
 
 PROCESS_ITEM = "kiemchung.process_batch_item"
 SWEEP = "kiemchung.sweep"
-SWEEP_EVERY = 60.0                  # seconds
 SOFT_LIMIT_BACKUP = 10              # seconds past our own soft limit
 VISIBILITY_MARGIN = 300             # seconds past the hard limit before Redis redelivers
 log = logging.getLogger("kiemchung.worker")
@@ -79,7 +84,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=settings.broker_queue,
         task_serializer="json",
         accept_content=["json"],
-        beat_schedule={"sweep": {"task": SWEEP, "schedule": SWEEP_EVERY}},
+        beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_interval}},
     )
     app.kiemchung_settings = settings
 
@@ -116,15 +121,23 @@ def run_item(settings: Settings, item_id: int) -> None:
 
 
 def sweep(settings: Settings) -> list[int]:
-    """Re-queue items stuck past their deadline and send their tasks again; close finished
-    batches. Returns the items sent again."""
+    """Put back what lost workers held, send again the tasks of items whose message was lost,
+    close finished batches. Returns the items whose tasks were sent again."""
     store = _store(settings)
     now = utcnow()
+    again = set()
+    for worker in abandoned_workers(store):
+        again.update(release(store, worker, f"worker {worker} no longer exists"))
     stuck = set(stuck_items(store, now))
     store.requeue_stuck(now, max_attempts=MAX_ATTEMPTS)
-    again = [i.id for i in _items(store, stuck) if i.state == ItemState.QUEUED]
+    again.update(i.id for i in _items(store, stuck) if i.state == ItemState.QUEUED)
+    if waiting_messages(settings) == 0:
+        # Nothing waits in the queue, yet these were sent a while ago and nobody took them.
+        sent_before = now - dt.timedelta(seconds=2 * settings.sweep_interval)
+        again |= set(store.queued_items(sent_before=sent_before))
+    again = sorted(again)
     if again:
-        log.warning("re-queued stuck batch items %s", again)
+        log.warning("sending the tasks of batch items %s again", again)
         enqueue_items(settings, again)
     settle(settings, store)
     return again
@@ -134,11 +147,29 @@ def enqueue_items(settings: Settings, item_ids: list[int]) -> None:
     if not item_ids:
         return
     app = _producer(settings)
+    sent = []
     try:
         for item_id in item_ids:
             app.send_task(PROCESS_ITEM, args=[item_id], queue=settings.broker_queue)
+            sent.append(item_id)
     except Exception as error:  # noqa: BLE001 - kombu raises many kinds; one clear line
-        raise BatchError(f"cannot reach the broker at {settings.broker_url} ({error})") from error
+        raise BatchError(f"cannot reach the broker at {settings.broker_url} ({error}); the "
+                         "items stay queued and are sent when a worker's sweep finds the "
+                         "broker again") from error
+    finally:
+        _store(settings).mark_sent(sent)
+
+
+def waiting_messages(settings: Settings) -> int:
+    """Messages waiting in the batch queue (not those a worker holds)."""
+    from kombu.exceptions import ChannelError
+
+    with _producer(settings).connection_for_write() as connection:
+        try:
+            return connection.default_channel.queue_declare(
+                queue=settings.broker_queue, passive=True).message_count
+        except ChannelError:                 # Redis keeps no empty list: no queue, no message
+            return 0
 
 
 def start_worker(settings: Settings, *, concurrency: int = 2, beat: bool = True,
@@ -166,6 +197,18 @@ _opening = threading.Lock()
 @worker_process_init.connect
 def _cap_child_memory(**_kwargs) -> None:
     limit_memory(_child_memory_mb)
+
+
+@worker_ready.connect
+def _sweep_at_start(sender, **_kwargs) -> None:
+    # A worker restarted after a crash takes back what the crashed one held, at once.
+    settings = getattr(sender.app, "kiemchung_settings", None)
+    if settings is None:
+        return
+    try:
+        sweep(settings)
+    except Exception:  # noqa: BLE001 - the beat sweeps again; starting must not fail on it
+        log.exception("the sweep at start failed")
 
 
 def _store(settings: Settings) -> Store:

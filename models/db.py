@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -149,7 +151,8 @@ class VerdictRow(Base):
 
     __tablename__ = "verdicts"
     __table_args__ = (Index("ix_verdicts_unit_criterion", "unit", "criterion"),
-                      Index("ix_verdicts_status", "status"))
+                      Index("ix_verdicts_status", "status"),
+                      Index("ix_verdicts_flagged_id", "flagged", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit: Mapped[str | None] = mapped_column(String(300))
@@ -163,6 +166,8 @@ class VerdictRow(Base):
     max_points: Mapped[float] = mapped_column(Float)
     verdict: Mapped[dict[str, Any]] = mapped_column(Json)
     evidence: Mapped[list[str]] = mapped_column(Json)           # the documents' sha256s
+    # Failed, in need of review, or a signature check in doubt: what `/v1/flagged` lists.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -200,6 +205,7 @@ class BatchItemRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     deadline: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)   # its task, last sent
     started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)

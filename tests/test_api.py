@@ -27,7 +27,7 @@ import pytest
 from api.errors import request_id
 from api.keys import authenticate, create_key, revoke_key
 from api.main import JsonLines, create_app
-from api.store import NewBatchItem
+from api.store import NewBatchItem, NotFound
 from extractors.pipeline import inspect_bytes
 from extractors.signatures import load_trust
 from models.db import Role
@@ -523,7 +523,10 @@ def test_readiness_names_an_unreachable_broker(tmp_path, pki):
 
 def test_metrics_count_documents_and_requests(service, evidence):
     service.upload("unit", evidence["unsigned"], name="counted.pdf")
-    text = service.client.get("/metrics").text
+    for role in ("unit", "appraiser", "auditor", "portal"):
+        assert_problem(service.client.get("/metrics", headers=service.auth(role)), 403)
+    assert_problem(service.client.get("/metrics"), 401)
+    text = service.client.get("/metrics", headers=service.auth("admin")).text
     values = dict(line.rsplit(" ", 1) for line in text.splitlines()
                   if line and not line.startswith("#"))
     assert int(values["kiemchung_documents_processed_total"]) >= 1
@@ -642,6 +645,23 @@ def test_a_zip_batch_is_unpacked_by_unit_and_criterion(service, evidence):
     refused = [item for item in results if item["state"] == "failed"]
     assert any("notes.txt" in item["error"] for item in refused)
     assert done["counts"]["failed"] == len(refused)
+
+
+def test_a_unit_key_s_zip_naming_another_unit_is_refused_and_nothing_stored(service, pki):
+    own = signed(plan_spec(dt.date(2024, 1, 9), seed=71), pki)
+    theirs = render_pdf(plan_spec(dt.date(2024, 1, 10), seed=72))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(f"{UNIT}/2.1/ke-hoach.pdf", own)
+        zipped.writestr(f"{OTHER_UNIT}/2.1/ke-hoach.pdf", theirs)
+    response = service.client.post(
+        "/v1/batches", headers=service.auth("unit"),
+        files={"file": ("dti-2024.zip", archive.getvalue(), "application/zip")},
+        data={"ruleset": "hue-2024", "year": "2024"})
+    assert_problem(response, 403, mentions=OTHER_UNIT)
+    for data in (own, theirs):
+        with pytest.raises(NotFound):
+            service.store.get_document(hashlib.sha256(data).hexdigest())
 
 
 @pytest.mark.parametrize("role, body, status", [

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import func, select
 
 from api.batch_input import ZipLimits, batch_from_path, batch_from_zip, entry_name
-from api.jobs import inspect_document, process_item, run_local, submit_batch
+from api.jobs import BatchError, inspect_document, process_item, run_local, submit_batch
 from api.reports import batch_rows, report_csv, report_xlsx
 from api.store import NewBatchItem, open_store
-from api.webhook import SIGNATURE_HEADER, send_webhook
+from api.webhook import SIGNATURE_HEADER, WebhookRefused, check_webhook_url, send_webhook
 from extractors.pipeline import inspect_bytes
 from extractors.signatures import TrustStore
 from models.db import BatchStatus, InspectionRow, ItemState, VerdictRow
@@ -92,7 +92,8 @@ def settings(tmp_path, pki):
     trust_dir = tmp_path / "trust"
     pki.write_trust_dir(trust_dir)
     return Settings(data_dir=tmp_path / "data", trust_roots=[trust_dir], broker_url=None,
-                    webhook_secret="s3cret", item_soft_time_limit=120, item_time_limit=180)
+                    webhook_secret="s3cret", webhook_hosts=["127.0.0.1"],
+                    item_soft_time_limit=120, item_time_limit=180)
 
 
 @pytest.fixture
@@ -177,7 +178,8 @@ def test_a_batch_of_good_files_gives_the_expected_verdicts(tmp_path, settings, s
     found = batch_from_path(store, units, ruleset)
     assert not found.refused and len(found.files) == 2
     batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
-                            items=found.items(ruleset), webhook_url=url)
+                            items=found.items(ruleset), webhook_url=url,
+                            webhook_hosts=settings.webhook_hosts)
     seen = []
     final = run_local(settings, batch_id, workers=2, progress=seen.append)
     assert final.finished and final.counts[ItemState.FAILED] == 0
@@ -209,6 +211,33 @@ def test_a_batch_of_good_files_gives_the_expected_verdicts(tmp_path, settings, s
     summary = json.loads(body)
     assert (summary["batch_id"], summary["event"]) == (batch_id, "batch.finished")
     assert summary["verdicts"]["pass"] == 1 and summary["verdicts"]["partial"] == 1
+
+
+@pytest.mark.parametrize("url, hosts, refusal", [
+    ("http://127.0.0.1:8080/hook", (), "private or local address (127.0.0.1)"),
+    ("http://localhost/hook", (), "private or local address"),
+    ("https://10.1.2.3/hook", (), "private or local address (10.1.2.3)"),
+    ("http://169.254.169.254/latest/meta-data", (), "private or local address"),
+    ("http://[::1]/hook", (), "private or local address (::1)"),
+    ("https://portal.invalid/hook", (), "cannot be resolved"),
+    ("https://evil.example/hook", ("dti.hue.gov.vn",), "not one this server calls"),
+    ("ftp://dti.hue.gov.vn/hook", ("dti.hue.gov.vn",), "http:// or https://"),
+    ("http://127.0.0.1:8080/hook", ("127.0.0.1",), None),
+    ("https://DTI.hue.gov.vn/hook", ("dti.hue.gov.vn",), None)])
+def test_webhooks_reach_only_the_hosts_allowed(url, hosts, refusal):
+    if refusal is None:
+        check_webhook_url(url, hosts)
+        return
+    with pytest.raises(WebhookRefused) as refused:
+        check_webhook_url(url, hosts)
+    assert refusal in refused.value.message
+
+
+def test_a_batch_with_an_internal_webhook_is_refused(store):
+    with pytest.raises(BatchError, match="private or local address"):
+        submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
+                     items=[NewBatchItem(XA, "xa", "1.1", ())],
+                     webhook_url="http://127.0.0.1:6379/")
 
 
 def test_a_webhook_that_cannot_be_delivered_is_only_logged(caplog):
@@ -379,3 +408,16 @@ def test_an_item_past_its_soft_time_limit_fails_with_the_reason(settings, store,
     assert final.finished and item.state == ItemState.FAILED and item.attempts == 1
     assert item.error == "took longer than the time limit of 1 s"
     assert store.get_batch(batch_id).status == BatchStatus.DONE
+
+
+def test_an_item_past_its_hard_time_limit_is_stopped_with_its_worker(settings, store, scan):
+    """With the soft limit off (as when code is stuck where no signal reaches), the pool kills
+    the worker at the hard limit; the item fails with the reason and the batch ends."""
+    stuck = settings.model_copy(update={"item_soft_time_limit": 0, "item_time_limit": 1})
+    sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
+    batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
+                            items=[NewBatchItem(XA, "xa", "1.2", (sha,))])
+    final = run_local(stuck, batch_id, workers=1)
+    item = store.batch_items(batch_id)[0]
+    assert final.finished and item.state == ItemState.FAILED and item.attempts == 1
+    assert item.error == "exceeded the hard time limit of 1 s; the worker was stopped"

@@ -17,11 +17,12 @@ import uuid
 import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from api.migrations import alembic_config
+from api.routes.flagged import flagged_items
 from api.store import InvalidOverride, NewBatchItem, NotFound, StoreError, open_store
 from models.db import ItemState
 from models.verdicts import Verdict
@@ -105,6 +106,27 @@ def test_migrations_match_the_models_and_rerun_harmlessly(store, settings):
     with store.engine.connect() as connection:
         command.check(alembic_config(connection=connection))    # raises on any difference
     open_store(settings).close()                                 # already at head: no-op
+
+
+def test_the_flag_column_is_filled_for_verdicts_written_before_it(store):
+    """Revision 0002 adds `verdicts.flagged`; verdicts stored before it get it computed."""
+    def row(status: str, checks: list[dict]) -> dict:
+        return {"unit": UNIT, "level": "huyen", "year": 2024, "criterion": "2.1",
+                "ruleset_id": "hue-2024", "ruleset_version": "v", "status": status,
+                "points": 5, "max_points": 10, "evidence": [],
+                "verdict": {"checks": checks}, "created_at": dt.datetime.now(dt.UTC)}
+
+    with store.engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "0001")
+        verdicts = Table("verdicts", MetaData(), autoload_with=connection)
+        connection.execute(verdicts.insert(), [
+            row("partial", [{"name": "issued_in_month", "status": "fail"}]),
+            row("needs_review", []),
+            row("pass", [{"name": "digitally_signed", "status": "needs_review"}])])
+        command.upgrade(alembic_config(connection=connection), "head")
+        flagged = connection.execute(text("SELECT flagged FROM verdicts ORDER BY id")).scalars()
+        assert [bool(f) for f in flagged] == [False, True, True]
+    assert [item["verdict_id"] for item in flagged_items(store)] == [2, 3]
 
 
 # -- documents ---------------------------------------------------------------------------------

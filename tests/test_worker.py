@@ -1,11 +1,15 @@
 """Batches through Celery over the real Redis at 127.0.0.1:6379, with a worker started in the
 test; skipped only when nothing listens there. Each test has its own queue, so stale messages
-of other runs never reach it. Also: a redelivered task takes over the item of a dead worker."""
+of other runs never reach it. Also: a redelivered task takes over the item of a dead worker;
+and fifty-odd documents on PostgreSQL through a real `kiemchung worker` that is SIGKILLed
+mid-batch and restarted, with the same verdicts as the embedded default."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,14 +19,23 @@ import uuid
 
 import pytest
 
-from api.jobs import claim_item, submit_batch, worker_id
+from sqlalchemy import func, select
+
+from api.jobs import claim_item, run_local, submit_batch, worker_id
 from api.store import NewBatchItem, open_store
 from api.worker import make_celery, sweep
-from models.db import BatchStatus, ItemState, utcnow
+from models.db import BatchStatus, ItemState, VerdictRow, utcnow
+from models.fields import DocType
+from samples.content import _ubnd, make_spec
+from samples.render import render_pdf
+from samples.sign import sign_as_printed
 from tests.test_batch import PHONG_DIEN, PHU_VANG, XA, YEAR, plan, scanned_notice
+from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
 from verifier.settings import Settings
 
 REDIS = ("127.0.0.1", 6379)
+KILL_TEST_DB = 14       # a database of its own: the test empties it of a killed worker's messages
+KILL_TEST_BROKER = f"redis://127.0.0.1:6379/{KILL_TEST_DB}"
 WAIT = 120          # seconds at most for a batch: a bound against hanging, not a timing claim
 
 
@@ -135,6 +148,23 @@ def test_the_sweep_sends_a_lost_item_again(settings, store, plans, celery_worker
     assert again.state == ItemState.DONE and again.attempts == 2
 
 
+@needs_redis
+def test_items_the_broker_never_got_are_sent_by_the_sweep(settings, store, plans, celery_worker):
+    from api.jobs import BatchError, dispatch
+
+    batch_id = submit(store, plans)
+    away = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    with pytest.raises(BatchError, match="cannot reach the broker at redis://127.0.0.1:1/0"):
+        dispatch(away, batch_id)
+    assert all(i.state == ItemState.QUEUED and i.sent_at is None
+               for i in store.batch_items(batch_id))
+    # The broker is back: the sweep finds the queue empty and these items never sent.
+    assert sweep(settings) == sorted(i.id for i in store.batch_items(batch_id))
+    final = wait_until_finished(store, batch_id)
+    assert final.counts[ItemState.DONE] == 4
+    assert all(i.attempts == 1 for i in store.batch_items(batch_id))
+
+
 def test_a_redelivered_task_takes_over_the_item_of_a_dead_worker(tmp_path, plans):
     with open_store(Settings(data_dir=tmp_path / "data")) as store:
         batch_id = submit(store, plans)
@@ -192,3 +222,127 @@ def test_a_worker_child_killed_mid_item_is_replaced_and_the_item_finished_once(
 
         with redis.Redis(*REDIS, db=15) as client:
             client.delete(settings.broker_queue, f"_kombu.binding.{settings.broker_queue}")
+
+
+# -- fifty-odd documents, a worker killed mid-batch, the embedded default ----------------------
+
+COMMUNES = ("Phú An", "Phú Hải", "Phú Diên", "Phú Xuân", "Phú Lương", "Phú Hồ", "Phú Đa",
+            "Vinh Thanh", "Vinh An", "Vinh Hà", "Vinh Xuân", "Vinh Hiền", "Vinh Hưng",
+            "Vinh Mỹ", "Vinh Giang", "Lộc An", "Lộc Sơn", "Lộc Bổn", "Lộc Điền", "Lộc Hòa",
+            "Lộc Thủy", "Lộc Tiến", "Lộc Trì", "Lộc Bình", "Lộc Vĩnh", "Hương Phong",
+            "Hương Vinh", "Hương Toàn", "Hương Xuân", "Hương Thọ", "Hương Bình", "Hương Lộc",
+            "Hương Phú", "Thủy Thanh", "Thủy Vân", "Thủy Bằng", "Thủy Phù", "Thủy Tân",
+            "Quảng Phú", "Quảng An", "Quảng Thọ", "Quảng Thái", "Quảng Lợi", "Quảng Vinh",
+            "Quảng Ngạn", "Quảng Công", "Phong An", "Phong Thu", "Phong Sơn", "Phong Xuân",
+            "Phong Mỹ", "Phong Chương")
+
+
+def commune_plan(index: int, pki) -> tuple[str, bytes, tuple[str, int]]:
+    """The plan of one commune and the verdict it must get: issued in January (10 points),
+    in March (5), or in January but never signed (nothing)."""
+    agency = _ubnd("XÃ", COMMUNES[index], None, "xa", "xã")
+    issued = dt.date(YEAR, 3 if index % 3 == 1 else 1, 5 + index % 20)
+    spec = make_spec(random.Random(index), DocType.KE_HOACH, agency=agency, issue_date=issued,
+                     subject=f"Chuyển đổi số xã {COMMUNES[index]} năm {YEAR}")
+    pdf = render_pdf(spec)
+    if index % 17 == 5:
+        return agency.unit_name, pdf, ("fail", 0)
+    expected = ("pass", 10) if issued.month == 1 else ("partial", 5)
+    return agency.unit_name, sign_as_printed(pdf, spec, pki), expected
+
+
+@pytest.fixture(scope="module")
+def commune_plans(pki):
+    return [commune_plan(index, pki) for index in range(len(COMMUNES))]
+
+
+def submit_plans(store, commune_plans) -> str:
+    items = [NewBatchItem(unit, "xa", "2.1",
+                          (store.put_document(data, "kế hoạch CĐS.pdf", unit=unit).sha256,))
+             for unit, data, _expected in commune_plans]
+    return submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR, items=items)
+
+
+def start_kiemchung_worker(settings: Settings) -> subprocess.Popen:
+    env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url,
+           "KIEMCHUNG_BROKER_QUEUE": settings.broker_queue,
+           "KIEMCHUNG_DATA_DIR": str(settings.data_dir),
+           "KIEMCHUNG_DATABASE_URL": settings.database_url or "",
+           "KIEMCHUNG_SWEEP_INTERVAL": str(settings.sweep_interval),
+           "KIEMCHUNG_TRUST_ROOTS": str(settings.trust_roots[0])}
+    kiemchung = os.path.join(os.path.dirname(sys.executable), "kiemchung")
+    return subprocess.Popen([kiemchung, "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)         # its own group: killed as a whole
+
+
+def stop_group(worker: subprocess.Popen, how: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, how)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+@needs_redis
+def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
+        tmp_path, pki, commune_plans, postgres_url):  # noqa: F811
+    import redis
+
+    expected = {unit: verdict for unit, _data, verdict in commune_plans}
+    pki.write_trust_dir(tmp_path / "trust")
+    with postgres_schema(postgres_url) as database_url:
+        settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database_url,
+                            trust_roots=[tmp_path / "trust"], broker_url=KILL_TEST_BROKER,
+                            broker_queue=f"kiemchung-test-{uuid.uuid4().hex[:12]}",
+                            sweep_interval=2)
+        worker = start_kiemchung_worker(settings)
+        try:
+            with open_store(settings) as store:
+                assert store.engine.dialect.name == "postgresql"
+                batch_id = submit_plans(store, commune_plans)
+                from api.jobs import dispatch
+
+                dispatch(settings, batch_id)
+                deadline = time.monotonic() + WAIT
+                while not ((progress := store.batch_progress(batch_id)).counts[ItemState.DONE]
+                           >= 10 and progress.counts[ItemState.RUNNING] >= 1):
+                    assert time.monotonic() < deadline, f"no progress: {progress.counts}"
+                    time.sleep(0.05)
+                stop_group(worker, signal.SIGKILL)             # the worker and its children
+                held = [i for i in store.batch_items(batch_id) if i.state == ItemState.RUNNING]
+                assert held and not store.batch_progress(batch_id).finished
+
+                worker = start_kiemchung_worker(settings)
+                final = wait_until_finished(store, batch_id)
+                items = store.batch_items(batch_id)
+                assert final.counts[ItemState.DONE] == len(commune_plans)
+                # Exactly once: one verdict per item, although some ran twice.
+                with store.session() as session:
+                    assert session.scalar(select(func.count()).select_from(VerdictRow)) == \
+                        len(items)
+                assert len({i.verdict_id for i in items}) == len(items)
+                assert all(i.attempts == 2 for i in items if i.id in {h.id for h in held})
+                celery_verdicts = {i.unit: store.get_verdict(i.verdict_id).verdict
+                                   for i in items}
+        finally:
+            stop_group(worker, signal.SIGTERM)
+            with redis.Redis(*REDIS, db=KILL_TEST_DB) as client:
+                client.flushdb()                # the killed worker's unacknowledged messages
+
+    assert {unit: (v["status"], v["points"]) for unit, v in celery_verdicts.items()} == expected
+    unsigned = [v for unit, v in celery_verdicts.items() if expected[unit][0] == "fail"]
+    assert unsigned and all(any(c["name"] == "digitally_signed" and c["status"] == "fail"
+                                for c in v["checks"]) for v in unsigned)
+
+    # The same batch on the embedded default: SQLite, the local process pool, no broker.
+    embedded = Settings(_env_file=None, data_dir=tmp_path / "embedded",
+                        trust_roots=[tmp_path / "trust"], broker_url=None)
+    with open_store(embedded) as store:
+        batch_id = submit_plans(store, commune_plans)
+        run_local(embedded, batch_id, workers=2)
+        local_verdicts = {i.unit: store.get_verdict(i.verdict_id).verdict
+                          for i in store.batch_items(batch_id)}
+    assert local_verdicts == celery_verdicts

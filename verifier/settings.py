@@ -38,14 +38,27 @@ class Settings(BaseSettings):
     # limit the worker process is killed (code stuck where no signal reaches it).
     item_soft_time_limit: int = 300
     item_time_limit: int = 360
+    # Seconds between sweeps of the job table (`kiemchung worker`'s beat): items a lost worker
+    # held go back to the queue, and queued items whose task message was lost are sent again.
+    sweep_interval: float = 60.0
     # Address space of one worker process (MiB); Celery also replaces a child past it.
     worker_max_memory_mb: int = 4096
     # HMAC-SHA256 key of the `X-Kiemchung-Signature` header on batch webhooks.
     webhook_secret: str | None = None
+    # Hosts batch webhooks may call, separated by ','; unset: any host with public addresses
+    # only (never this machine or the internal network).
+    webhook_hosts: Annotated[list[str], NoDecode] = []
 
     @property
     def trust_dir(self) -> Path:
         return self.data_dir / "trust"
+
+    @field_validator("webhook_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value):
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @field_validator("trust_roots", mode="before")
     @classmethod

@@ -90,7 +90,7 @@ async def _zip_items(request: Request, store: Store, settings, key: ApiKey
         ruleset = load_ruleset(fields.ruleset)
         limits = ZipLimits(max_file_bytes=settings.max_upload_bytes)
         unpacked = batch_from_zip(store, data, ruleset, fields.level, limits=limits,
-                                  uploaded_by=key.id)
+                                  uploaded_by=key.id, only_unit=unit_scope(key))
         # Entries refused (zip slip, bombs, not a PDF…) become failed items with the reason.
         return unpacked.items(ruleset), list(unpacked.refused)
 
@@ -147,7 +147,8 @@ async def create_batch(request: Request, key: Submitter, store: StoreDep,
     batch_id = await run_in_threadpool(
         lambda: submit_batch(store, created_by=key.id, ruleset_id=submitted.ruleset,
                              year=submitted.year, items=items, refused=refused,
-                             webhook_url=submitted.webhook_url))
+                             webhook_url=submitted.webhook_url,
+                             webhook_hosts=settings.webhook_hosts))
     await run_in_threadpool(lambda: dispatch(settings, batch_id, trust=request.app.state.trust))
     log.info("batch submitted", extra={"batch_id": batch_id, "items": len(items),
                                        "key_id": key.id})

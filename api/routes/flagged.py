@@ -11,28 +11,11 @@ from sqlalchemy import select
 from api.deps import CurrentKey, StoreDep, unit_scope
 from api.routes.verdicts import in_force
 from api.schemas import FlaggedItem
-from api.store import Store
-from checks.registry import REGISTRY, get_check
+from api.store import Store, verdict_flags
 from models.db import BatchItemRow, OverrideRow, VerdictRow
-from models.verdicts import CheckStatus, VerdictStatus, points_value
+from models.verdicts import VerdictStatus, points_value
 
 router = APIRouter(prefix="/flagged", tags=["flagged"])
-FLAGGED_STATUSES = {VerdictStatus.FAIL.value, VerdictStatus.NEEDS_REVIEW.value}
-DOUBTFUL = {CheckStatus.FAIL.value, CheckStatus.NEEDS_REVIEW.value}
-
-
-def signature_checks() -> frozenset[str]:
-    """The checks about signatures and seals: those registered in `checks.signatures`."""
-    get_check("file_readable")            # importing the checks fills the registry
-    return frozenset(name for name, registered in REGISTRY.items()
-                     if registered.function.__module__ == "checks.signatures")
-
-
-def flags_of(row: VerdictRow, signature: frozenset[str]) -> tuple[list[str], list[dict]]:
-    doubtful = [c for c in row.verdict.get("checks", []) if c.get("status") in DOUBTFUL]
-    flags = [row.status] if row.status in FLAGGED_STATUSES else []
-    flags += sorted({f"signature:{c['name']}" for c in doubtful if c.get("name") in signature})
-    return flags, doubtful
 
 
 def flagged_items(store: Store, *, unit: str | None = None, criterion: str | None = None,
@@ -51,13 +34,12 @@ def flagged_items(store: Store, *, unit: str | None = None, criterion: str | Non
         query = query.where(VerdictRow.criterion == criterion)
     if status is not None:
         query = query.where(VerdictRow.status == status)
-    signature = signature_checks()
+    if only_flagged:
+        query = query.where(VerdictRow.flagged)
     items = []
     with store.session() as session:
         for row, batch_id in session.execute(query):
-            flags, doubtful = flags_of(row, signature)
-            if only_flagged and not flags:
-                continue
+            flags, doubtful = verdict_flags(row.status, row.verdict.get("checks", []))
             if check is not None and not any(c.get("name") == check for c in doubtful):
                 continue
             items.append({"verdict_id": row.id, "unit": row.unit, "level": row.level,

@@ -1,5 +1,6 @@
 """For the operator: `/healthz` (the process answers), `/readyz` (it can do its work: database,
-broker when one is configured, Tesseract with its Vietnamese model) and `/metrics`."""
+broker when one is configured, Tesseract with its Vietnamese model), both open to probes, and
+`/metrics` for an admin key (Prometheus: `authorization: {credentials: <key>}`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
-from api.deps import MetricsDep, SettingsDep, StoreDep
+from api.deps import Admin, MetricsDep, SettingsDep, StoreDep
 from api.errors import problem
 from api.schemas import ReadinessPublic
 from api.store import Store
@@ -82,7 +83,7 @@ def readyz(store: StoreDep, settings: SettingsDep):
 
 @router.get("/metrics", response_class=PlainTextResponse,
             summary="Counters in the Prometheus text format")
-def metrics(metrics: MetricsDep, store: StoreDep) -> PlainTextResponse:
+def metrics(_key: Admin, metrics: MetricsDep, store: StoreDep) -> PlainTextResponse:
     lines = ["# HELP kiemchung_requests_total HTTP requests answered, by status.",
              "# TYPE kiemchung_requests_total counter"]
     lines += [f'kiemchung_requests_total{{status="{status}"}} {count}'
