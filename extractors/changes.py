@@ -5,23 +5,33 @@ permits; it counts new form values as legitimate form filling. For evidence a ch
 is still a change, so this module also compares the signed revision (the bytes up to the end
 of the signature's /ByteRange) with the final file as a reader sees them: form field values,
 the words of the text layer, and a low-resolution rendering of every page.
+
+Both are costly on long documents, and a file usually holds several signatures over the same
+revisions, so `RevisionHistory` keeps them per file: each pair of revisions is diffed once,
+whichever signature asks, and the content comparison runs only when some revision after the
+signature is not harmless — the common e-document (a person's signature, then the agency's
+signature appended) needs neither words nor renderings.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pymupdf
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel
-from pyhanko.sign.diff_analysis.policy_api import SuspiciousModification
+from pyhanko.sign.diff_analysis.form_rules_api import FormUpdate, FormUpdatingRule
+from pyhanko.sign.diff_analysis.policies import StandardDiffPolicy
+from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 
 from models.document import BBox, nfc
-from models.signatures import ChangedWord, SignatureChanges
+from models.signatures import HARMLESS_MODIFICATIONS, ChangedWord, SignatureChanges
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +41,146 @@ RENDER_DPI = 50
 PIXEL_DELTA = 40
 MIN_CHANGED_PIXELS = 4
 MAX_WORDS = 200             # a rewritten page should not bloat the report
+HARMLESS_LEVELS = frozenset(ModificationLevel[name] for name in HARMLESS_MODIFICATIONS)
 
 
-def analyse_changes(pdf_bytes: bytes, reader: PdfFileReader, signed_revision: int,
-                    signed_end: int) -> SignatureChanges:
+class _FormRuleRecorder(FormUpdatingRule):
+    """pyHanko's form rule, keeping the form updates it approved for each pair of revisions.
+    pyHanko's `changed_form_fields` also names fields whose appearance was merely allowed to
+    change; the updates tell which fields a revision really rewrote."""
+
+    def __init__(self, rule: FormUpdatingRule) -> None:
+        super().__init__(rule.field_rules, rule.ignored_acroform_keys)
+        self.updates: dict[tuple[int, int], list[FormUpdate]] = {}
+
+    def apply(self, old: HistoricalResolver, new: HistoricalResolver
+              ) -> Iterable[tuple[ModificationLevel, FormUpdate]]:
+        updates = self.updates.setdefault((old.revision, new.revision), [])
+        for level, update in super().apply(old, new):
+            updates.append(update)
+            yield level, update
+
+
+class _DiffOncePerPair(StandardDiffPolicy):
+    """pyHanko's default difference analysis, remembering each pair of revisions it reviewed.
+    pyHanko reviews every revision after a signature against the signed one, and the report
+    describes each revision against its predecessor: the same pairs come up again and again.
+    FieldMDP and DocMDP reviews depend on the signature, so they are never shared."""
+
+    def __init__(self) -> None:
+        base = DEFAULT_DIFF_POLICY
+        self.form_rule_recorder = _FormRuleRecorder(base.form_rule)
+        super().__init__(base.global_rules, self.form_rule_recorder,
+                         reject_object_freeing=base.reject_object_freeing,
+                         ignore_orphaned_objects=base.ignore_orphaned_objects,
+                         ignore_identical_objects=base.ignore_identical_objects)
+        self._results: dict[tuple[int, int], DiffResult | SuspiciousModification] = {}
+
+    def apply(self, old: HistoricalResolver, new: HistoricalResolver,
+              field_mdp_spec=None, doc_mdp=None) -> DiffResult:
+        if field_mdp_spec is not None or doc_mdp is not None:
+            return super().apply(old, new, field_mdp_spec, doc_mdp)
+        key = (old.revision, new.revision)
+        if key not in self._results:
+            try:
+                self._results[key] = super().apply(old, new)
+            except SuspiciousModification as exc:
+                self._results[key] = exc
+        result = self._results[key]
+        if isinstance(result, SuspiciousModification):
+            raise result
+        return result
+
+    def fields_rewritten(self, old: HistoricalResolver, new: HistoricalResolver) -> set[str]:
+        """Form fields whose value or appearance `new` rewrote (updates pyHanko would refuse
+        on a locked field); call after `apply` on the same pair."""
+        written = set(new.explicit_refs_in_revision())
+        return {nfc(update.field_name)
+                for update in self.form_rule_recorder.updates.get((old.revision, new.revision), ())
+                if update.field_name and not update.valid_when_locked
+                and update.updated_ref in written}
+
+
+@dataclass(frozen=True)
+class RevisionChange:
+    """What one revision did, judged against the revision before it."""
+
+    index: int                  # 0-based, as pyHanko counts
+    description: str
+    harmless: bool
+    detail: str = ""            # pyHanko's objection, when there is one
+
+    @property
+    def line(self) -> str:
+        verdict = "harmless" if self.harmless else "not harmless"
+        line = f"revision {self.index + 1}: {self.description} ({verdict})"
+        return f"{line}: {self.detail}" if self.detail else line
+
+
+class RevisionHistory:
+    """The revisions of one file, each judged once however many signatures cover it. Pass
+    `diff_policy` to pyHanko's validation so that its reviews are shared too."""
+
+    def __init__(self, pdf_bytes: bytes, reader: PdfFileReader) -> None:
+        self.pdf_bytes = pdf_bytes
+        self.reader = reader
+        self.diff_policy = _DiffOncePerPair()
+        self._revisions: dict[int, RevisionChange] = {}
+        self._signature_names: set[str] | None = None
+
+    @property
+    def signature_names(self) -> set[str]:
+        if self._signature_names is None:
+            self._signature_names = _signature_names(self.reader)
+        return self._signature_names
+
+    def revision(self, index: int) -> RevisionChange:
+        if index not in self._revisions:
+            self._revisions[index] = self._judge(index)
+        return self._revisions[index]
+
+    def changes_after(self, signed_revision: int, signed_end: int,
+                      diff_result: DiffResult | SuspiciousModification | None
+                      ) -> SignatureChanges:
+        """What happened after the revision signed (ending at byte `signed_end`); the signed
+        and final files are compared as a reader sees them only when pyHanko's review of the
+        signature (`diff_result`) or one of the later revisions is not harmless."""
+        later = tuple(self.revision(index) for index in
+                      range(signed_revision + 1, self.reader.xrefs.total_revisions))
+        lines = tuple(revision.line for revision in later)
+        first_harmful = next((r.line for r in later if not r.harmless), "")
+        # pyHanko's own review of the signature has the last word on its level; which form
+        # fields changed comes from the revisions themselves (see `fields_rewritten`).
+        signature_harmless = isinstance(diff_result, DiffResult) and \
+            diff_result.modification_level in HARMLESS_LEVELS
+        if signature_harmless and all(r.harmless for r in later):
+            return SignatureChanges(later_revisions=lines)
+        return _compare_content(self.pdf_bytes, signed_end, lines, first_harmful)
+
+    def _judge(self, index: int) -> RevisionChange:
+        try:
+            old = self.reader.get_historical_resolver(index - 1)
+            new = self.reader.get_historical_resolver(index)
+            try:
+                result = self.diff_policy.apply(old, new)
+            except SuspiciousModification as exc:
+                first = str(exc).split("\n")[0].split(": Reference")[0][:120]
+                return RevisionChange(index, "content or structure changed", False, first)
+            fields = self.diff_policy.fields_rewritten(old, new) - self.signature_names
+            return _describe(index, result.modification_level, _signatures_added(new), fields)
+        except Exception as exc:   # noqa: BLE001 — a revision we cannot read is not harmless
+            return RevisionChange(index, "unreadable", False, type(exc).__name__)
+
+
+def _compare_content(pdf_bytes: bytes, signed_end: int, lines: tuple[str, ...],
+                     first_harmful: str) -> SignatureChanges:
     """Compare the revision signed (ending at byte `signed_end`) with the final file."""
-    signature_names = _signature_names(reader)
-    later = _later_revisions(reader, signed_revision, signature_names)
     try:
         old = pymupdf.open(stream=pdf_bytes[:signed_end], filetype="pdf")
         new = pymupdf.open(stream=pdf_bytes, filetype="pdf")
     except Exception as exc:   # noqa: BLE001 — MuPDF refuses: the revision list still stands
         log.debug("cannot open revisions for comparison: %s", exc)
-        return SignatureChanges(later_revisions=later, summary=_first_harmful(later))
+        return SignatureChanges(later_revisions=lines, summary=first_harmful)
     with old, new:
         field_changes = _field_changes(old, new)
         words, text_summary = _word_changes(old, new)
@@ -55,12 +192,11 @@ def analyse_changes(pdf_bytes: bytes, reader: PdfFileReader, signed_revision: in
     summary = summary or text_summary
     if not summary and pages:
         summary = f"page {pages[0]} appearance changed after signing"
-        harmful = _first_harmful(later)
-        if harmful:
-            summary += f" ({harmful})"
+        if first_harmful:
+            summary += f" ({first_harmful})"
     if not summary:
-        summary = _first_harmful(later)
-    return SignatureChanges(later_revisions=later, changed_fields=tuple(sorted(field_changes)),
+        summary = first_harmful
+    return SignatureChanges(later_revisions=lines, changed_fields=tuple(sorted(field_changes)),
                             changed_words=words, changed_pages=pages, summary=summary)
 
 
@@ -71,32 +207,6 @@ def _signature_names(reader: PdfFileReader) -> set[str]:
         return {nfc(str(name)) for name, _, _ in enumerate_sig_fields(reader)}
     except Exception:   # noqa: BLE001 — a broken form only loses the names
         return set()
-
-
-def _later_revisions(reader: PdfFileReader, signed_revision: int, signature_names: set[str]
-                     ) -> tuple[str, ...]:
-    """One line per revision after the signed one, each diffed against its predecessor so
-    that the line says what that revision itself did."""
-    lines = []
-    for revision in range(signed_revision + 1, reader.xrefs.total_revisions):
-        try:
-            old = reader.get_historical_resolver(revision - 1)
-            new = reader.get_historical_resolver(revision)
-            try:
-                result = DEFAULT_DIFF_POLICY.apply(old, new)
-            except SuspiciousModification as exc:
-                first = str(exc).split("\n")[0].split(": Reference")[0][:120]
-                lines.append(f"revision {revision + 1}: content or structure changed "
-                             f"(not harmless): {first}")
-                continue
-            added = _signatures_added(new)
-            lines.append(f"revision {revision + 1}: "
-                         + _describe(result.modification_level, added,
-                                     set(result.changed_form_fields) - signature_names))
-        except Exception as exc:   # noqa: BLE001 — a revision we cannot read is not harmless
-            lines.append(f"revision {revision + 1}: unreadable (not harmless): "
-                         f"{type(exc).__name__}")
-    return tuple(lines)
 
 
 def _signatures_added(resolver) -> list[str]:
@@ -113,28 +223,27 @@ def _signatures_added(resolver) -> list[str]:
     return kinds
 
 
-def _describe(level: ModificationLevel, signatures: list[str], fields: set[str]) -> str:
-    if signatures:
-        return f"{', '.join(sorted(set(signatures)))} added (harmless)"
+def _describe(index: int, level: ModificationLevel, signatures: list[str], fields: set[str]
+              ) -> RevisionChange:
+    added = f"{', '.join(sorted(set(signatures)))} added" if signatures else ""
+    if fields:
+        problem = f"form field values changed: {', '.join(sorted(fields))}"
+    elif level == ModificationLevel.ANNOTATIONS:
+        problem = "annotations added or changed"
+    elif level not in HARMLESS_LEVELS:
+        problem = "content or structure changed"
+    else:
+        problem = ""
+    if problem:
+        # A signature added in the same revision does not excuse anything else it changed.
+        return RevisionChange(index, "; ".join(filter(None, (added, problem))), False)
+    if added:
+        return RevisionChange(index, added, True)
     if level == ModificationLevel.NONE:
-        return "no effective change (harmless)"
+        return RevisionChange(index, "no effective change", True)
     if level == ModificationLevel.LTA_UPDATES:
-        return "validation data (DSS/LTV) added (harmless)"
-    if level == ModificationLevel.FORM_FILLING and not fields:
-        return "signature field changed (harmless)"
-    if level == ModificationLevel.FORM_FILLING:
-        named = ", ".join(sorted(fields)) or "unnamed"
-        return f"form field values changed: {named} (not harmless)"
-    if level == ModificationLevel.ANNOTATIONS:
-        return "annotations added or changed (not harmless)"
-    return "content or structure changed (not harmless)"
-
-
-def _first_harmful(lines: tuple[str, ...]) -> str:
-    for line in lines:
-        if "(not harmless)" in line:
-            return line
-    return ""
+        return RevisionChange(index, "validation data (DSS/LTV) added", True)
+    return RevisionChange(index, "signature field changed", True)
 
 
 # -- form fields -----------------------------------------------------------------------------
@@ -169,7 +278,11 @@ def _word_changes(old: pymupdf.Document, new: pymupdf.Document
     changes: list[ChangedWord] = []
     summary = ""
     for index in range(max(old.page_count, new.page_count)):
-        before, after = _page_words(old, index), _page_words(new, index)
+        # The text of signature appearances added later is expected, as in the renderings.
+        added = _added_signature_boxes(old, new, index)
+        before = _page_words(old, index)
+        after = [(text, box) for text, box in _page_words(new, index)
+                 if not any(_centre_inside(box, rect) for rect in added)]
         matcher = difflib.SequenceMatcher(None, [w for w, _ in before], [w for w, _ in after],
                                           autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -185,6 +298,24 @@ def _word_changes(old: pymupdf.Document, new: pymupdf.Document
                     f"removed '{old_text}'" if not new_text else f"'{old_text}' → '{new_text}'"
                 summary = f"page {index + 1} text changed after signing: {change}"
     return tuple(changes[:MAX_WORDS]), summary
+
+
+def _added_signature_boxes(old: pymupdf.Document, new: pymupdf.Document, index: int
+                           ) -> list[pymupdf.Rect]:
+    """Boxes of the signatures made since the old revision (new fields, or empty ones signed)."""
+    if index >= new.page_count:
+        return []
+    signed_before = {w.field_name for w in old[index].widgets() or ()
+                     if w.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE and w.is_signed} \
+        if index < old.page_count else set()
+    return [w.rect for w in new[index].widgets() or ()
+            if w.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE
+            and w.field_name not in signed_before]
+
+
+def _centre_inside(box: BBox, rect: pymupdf.Rect) -> bool:
+    return rect.x0 <= (box.x0 + box.x1) / 2 <= rect.x1 and \
+        rect.y0 <= (box.y0 + box.y1) / 2 <= rect.y1
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ claim to be 7 hours ahead, the token's time is used and the report says so.
 A signature that does not cover the whole file gets `changes` (see extractors/changes.py):
 what each later revision did, and which form values, words and pages differ from the signed
 revision. Form values changed after signing count as a modification here, although pyHanko
-calls them legitimate form filling. `SignaturePolicy` holds the operator's choices (SHA-1,
-nonRepudiation) and its outcome is part of the report and of its reason.
+calls them legitimate form filling. The revisions of a file are judged once for all its
+signatures (`RevisionHistory`), and words and pages are compared only when a later revision
+is not harmless. `SignaturePolicy` holds the operator's choices (SHA-1, nonRepudiation) and
+its outcome is part of the report and of its reason.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 
-from extractors.changes import analyse_changes
+from extractors.changes import RevisionHistory
 
 from models.document import nfc
 from models.errors import KiemchungError
@@ -388,7 +390,7 @@ def _key_usage(cert: asn1_x509.Certificate) -> set[str]:
 
 async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _RevocationData,
                     lenient: bool, now: dt.datetime, policy: SignaturePolicy,
-                    pdf_bytes: bytes) -> SignatureReport:
+                    history: RevisionHistory) -> SignatureReport:
     cert: asn1_x509.Certificate = sig.signer_cert
     is_timestamp = sig.sig_object_type == "/DocTimeStamp"
     claimed, claimed_source = _claimed_time(sig)
@@ -403,13 +405,15 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
     algorithm_policy = SHA1_TOLERANT if policy.allow_sha1 else None
     time_note = None
     if is_timestamp:
-        status = await async_validate_pdf_timestamp(sig, validation_context=context)
+        status = await async_validate_pdf_timestamp(sig, validation_context=context,
+                                                    diff_policy=history.diff_policy)
         signing_time, time_source = status.timestamp, SigningTimeSource.TIMESTAMP
         token_note = ""
     else:
         status = await async_validate_pdf_signature(sig, signer_validation_context=context,
                                                     key_usage_settings=SIGNER_KEY_USAGE,
-                                                    algorithm_policy=algorithm_policy)
+                                                    algorithm_policy=algorithm_policy,
+                                                    diff_policy=history.diff_policy)
         token = status.timestamp_validity
         if token is not None and token.intact and token.valid and token.trusted:
             signing_time, time_source, token_note = token.timestamp, \
@@ -446,8 +450,8 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
     if coverage != "ENTIRE_FILE":
         start2, len2 = int(sig.byte_range[2]), int(sig.byte_range[3])
         try:
-            changes = analyse_changes(pdf_bytes, sig.reader, sig.signed_revision,
-                                      start2 + len2)
+            changes = history.changes_after(sig.signed_revision, start2 + len2,
+                                            status.diff_result)
         except Exception as exc:   # noqa: BLE001 — the comparison is extra evidence only
             log.debug("change analysis failed: %s", exc)
     modified = level_name not in HARMLESS_MODIFICATIONS or status.docmdp_ok is False or \
@@ -554,6 +558,7 @@ async def async_read_signatures(pdf_bytes: bytes, trust: TrustStore,
     except Exception:   # noqa: BLE001 — a broken DSS only loses revocation data
         dss = _RevocationData()
 
+    history = RevisionHistory(pdf_bytes, reader)
     reports: list[tuple[int, SignatureReport]] = []
     for name, sig_value, sig_field in fields:
         field_name = nfc(str(name))
@@ -571,7 +576,7 @@ async def async_read_signatures(pdf_bytes: bytes, trust: TrustStore,
                 continue
             sig = EmbeddedPdfSignature(reader, sig_field, name)
             reports.append((revision, await _validate(sig, trust, dss, lenient, now, policy,
-                                                      pdf_bytes)))
+                                                      history)))
         except Exception as exc:   # noqa: BLE001 — one bad signature never hides the others
             reason = f"could not validate: {type(exc).__name__}: {exc}".strip()
             reports.append((revision, _malformed(field_name, reason[:300], lenient)))

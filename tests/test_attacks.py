@@ -4,13 +4,18 @@ none may ever come out `valid`, and the reason must say what happened."""
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
 
 import pytest
+from pyhanko.pdf_utils.generic import TextStringObject, pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
 
 from extractors.signatures import TrustStore, read_signatures
 from models.signatures import SignatureStatus
 from samples import attacks
 from samples.pki import DemoPKI
+from samples.sign import make_signer, sign_pdf
 
 SIGNED_AT = dt.datetime(2024, 3, 5, 9, 30, tzinfo=attacks.VN_TZ)
 NOT_VALID = {SignatureStatus.MODIFIED, SignatureStatus.INVALID, SignatureStatus.MALFORMED}
@@ -150,6 +155,30 @@ def test_form_value_changed_after_signing(evidence, pki, trust):
             "form field 'kinh_phi' changed after signing: '150.000.000' → '950.000.000'"
         assert "revision 4: form field values changed: kinh_phi (not harmless)" in \
             report.changes.later_revisions
+
+
+def test_form_value_changed_by_the_update_that_adds_a_signature(evidence, pki, trust):
+    # The new value rides in the same revision as the second signature, which pyHanko
+    # accepts as form filling: the person's signature must still come out modified.
+    person = pki.person("Nguyễn Văn An", "Sở Thông tin và Truyền thông", "CCCD:079123456789")
+    agency = pki.agency("Sở Thông tin và Truyền thông", "Ủy ban nhân dân tỉnh Thừa Thiên Huế",
+                        "MST:3300123456")
+    once = sign_pdf(attacks.with_form_field(evidence[0]), person, signing_time=SIGNED_AT)
+    writer = IncrementalPdfFileWriter(BytesIO(once))
+    (ref,) = [ref for ref in writer.root["/AcroForm"]["/Fields"]
+              if ref.get_object().get("/T") == attacks.FORM_FIELD]
+    ref.get_object()[pdf_name("/V")] = TextStringObject("950.000.000")
+    writer.mark_update(ref)
+    output = signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Signature2"),
+                              signer=make_signer(agency), output=BytesIO())
+    first, second = read_signatures(output.getvalue(), trust)
+    assert first.modification_level == "FORM_FILLING"
+    assert first.status == SignatureStatus.MODIFIED
+    assert first.reason == \
+        "form field 'kinh_phi' changed after signing: '150.000.000' → '950.000.000'"
+    assert first.changes.later_revisions == (
+        "revision 3: signature added; form field values changed: kinh_phi (not harmless)",)
+    assert second.status == SignatureStatus.VALID and second.coverage == "ENTIRE_FILE"
 
 
 def test_second_signature_over_altered_first_revision(evidence, pki, trust):
