@@ -398,26 +398,20 @@ def test_kiemchung_batch_writes_a_workbook(tmp_path, pki, plans, monkeypatch):
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_an_item_past_its_soft_time_limit_fails_with_the_reason(settings, store, scan):
-    slow = settings.model_copy(update={"item_soft_time_limit": 1})
+# With the soft limit off (as when code is stuck where no signal reaches), the pool kills the
+# worker at the hard limit. Either way the item fails with the reason and the batch ends.
+@pytest.mark.parametrize("limits, reason", [
+    ({"item_soft_time_limit": 1}, "took longer than the time limit of 1 s"),
+    ({"item_soft_time_limit": 0, "item_time_limit": 1},
+     "exceeded the hard time limit of 1 s; the worker was stopped")])
+def test_an_item_past_its_time_limit_fails_with_the_reason(settings, store, scan, limits,
+                                                          reason):
+    limited = settings.model_copy(update=limits)
     sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
     batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
                             items=[NewBatchItem(XA, "xa", "1.2", (sha,))])
-    final = run_local(slow, batch_id, workers=1)
+    final = run_local(limited, batch_id, workers=1)
     item = store.batch_items(batch_id)[0]
     assert final.finished and item.state == ItemState.FAILED and item.attempts == 1
-    assert item.error == "took longer than the time limit of 1 s"
+    assert item.error == reason
     assert store.get_batch(batch_id).status == BatchStatus.DONE
-
-
-def test_an_item_past_its_hard_time_limit_is_stopped_with_its_worker(settings, store, scan):
-    """With the soft limit off (as when code is stuck where no signal reaches), the pool kills
-    the worker at the hard limit; the item fails with the reason and the batch ends."""
-    stuck = settings.model_copy(update={"item_soft_time_limit": 0, "item_time_limit": 1})
-    sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
-    batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
-                            items=[NewBatchItem(XA, "xa", "1.2", (sha,))])
-    final = run_local(stuck, batch_id, workers=1)
-    item = store.batch_items(batch_id)[0]
-    assert final.finished and item.state == ItemState.FAILED and item.attempts == 1
-    assert item.error == "exceeded the hard time limit of 1 s; the worker was stopped"
