@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo test eval system venv clean samples
+.PHONY: demo test eval system venv clean samples bench fuzz
 
 # Debian packages: installed only when something is missing (root, as on CI).
 system:
@@ -33,6 +33,21 @@ eval: venv
 
 samples: venv
 	$(BIN)/python -m samples.build_demo
+
+# Speed, memory and the cache, next to ocrmypdf and pyHanko's CLI (needs nothing from apt beyond
+# Tesseract: without Ghostscript, ocrmypdf rasterises with pypdfium and writes a plain PDF).
+bench: venv
+	@$(BIN)/python -c 'import ocrmypdf, pyhanko.cli' 2>/dev/null || \
+	  $(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m samples.bench
+
+# Fuzz inspection for FUZZ_MINUTES with atheris (coverage-guided; hypothesis if atheris does not
+# install); inputs that break it are saved in FUZZ_CRASHES: make fuzz FUZZ_CRASHES=dir
+FUZZ_MINUTES ?= 10
+FUZZ_CRASHES ?= fuzz-crashes
+fuzz: venv
+	@$(BIN)/pip install -q --disable-pip-version-check atheris || echo "no atheris: using hypothesis"
+	$(BIN)/python -m samples.fuzz $(FUZZ_CRASHES) --minutes $(FUZZ_MINUTES)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -126,22 +126,27 @@ def settings_trust(settings: Settings, extra: Iterable[Path] = ()) -> TrustStore
     return load_trust(list(settings.trust_roots) + imported + list(extra))
 
 
-def extraction_key(trust: TrustStore, ocr_dpi: int) -> str:
-    """What an inspection depends on besides the bytes. Trust decides `signatures[].trusted`
-    and the dpi what OCR reads, so both are part of the cache key."""
+def extraction_key(trust: TrustStore, ocr_dpi: int, *, whole_text: bool = False) -> str:
+    """What an inspection depends on besides the bytes. Trust decides `signatures[].trusted`,
+    the dpi what OCR reads, and `whole_text` whether a scan was read beyond its header and
+    signer area: all are part of the cache key."""
     anchors = sorted(fingerprint_sha256(c) for c in trust.roots + trust.intermediates)
     digest = hashlib.sha256("\n".join(anchors).encode()).hexdigest()[:16]
-    return f"{EXTRACTOR_VERSION}/dpi{ocr_dpi}/trust-{digest}"
+    return f"{EXTRACTOR_VERSION}/dpi{ocr_dpi}/trust-{digest}" + ("/whole" if whole_text else "")
 
 
 def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str | None = None,
-                     ocr_dpi: int = 300) -> Inspection:
+                     ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
     """The stored document's inspection: from the cache when these bytes were read before
-    with the same extractors, trust and dpi; else read now and cached. A file that cannot be
-    read raises InputFileError, also from the cache."""
-    key = extraction_key(trust, ocr_dpi)
-    record = store.get_inspection(sha256, key)
-    if record is not None:
+    with the same extractors, trust and dpi (a whole reading serves for a partial one); else
+    read now and cached. A file that cannot be read raises InputFileError, also from the
+    cache."""
+    whole_key = extraction_key(trust, ocr_dpi, whole_text=True)
+    keys = [whole_key] if whole_text else [whole_key, extraction_key(trust, ocr_dpi)]
+    for key in keys:
+        record = store.get_inspection(sha256, key)
+        if record is None:
+            continue
         if "unreadable" in record:
             raise InputFileError(record["unreadable"])
         with contextlib.suppress(RecordError):
@@ -152,13 +157,23 @@ def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str 
 
     data = store.document_bytes(sha256)
     try:
-        inspection = inspect_bytes(data, name or sha256, trust=trust, ocr_dpi=ocr_dpi)
+        inspection = inspect_bytes(data, name or sha256, trust=trust, ocr_dpi=ocr_dpi,
+                                   whole_text=whole_text)
     except InputFileError as error:
-        store.save_inspection(sha256, key, {"format": RECORD_FORMAT,
-                                            "unreadable": error.message})
+        store.save_inspection(sha256, whole_key, {"format": RECORD_FORMAT,
+                                                  "unreadable": error.message})
         raise
+    # Read whole, or nothing left unread (a text layer): it serves both kinds of request.
+    key = whole_key if whole_text or not inspection.text.partial else keys[-1]
     store.save_inspection(sha256, key, inspection_to_record(inspection))
     return inspection
+
+
+def read_whole_from_store(store: Store, trust: TrustStore, ocr_dpi: int
+                          ) -> Callable[[Inspection], Inspection]:
+    """For `EvaluationContext.read_whole`: the same stored document, read whole."""
+    return lambda partial: inspect_document(store, partial.text.sha256, trust,
+                                            name=partial.file, ocr_dpi=ocr_dpi, whole_text=True)
 
 
 def upload_name(store: Store, sha256: str, unit: str) -> str:
@@ -195,7 +210,8 @@ def process_item(store: Store, item: BatchItemRow, ruleset: RuleSet, trust: Trus
         except InputFileError as error:
             unreadable.append(UnreadableFile(name, error.message))
     context = EvaluationContext(seen=_batch_seen(store, item.batch_id),
-                                unreadable=tuple(unreadable))
+                                unreadable=tuple(unreadable),
+                                read_whole=read_whole_from_store(store, trust, ocr_dpi))
     return evaluate_criterion(ruleset, item.criterion, item.level, item.unit, batch.year,
                               inspections, context=context)
 

@@ -170,7 +170,7 @@ def plan_for_year(ctx: EvidenceContext) -> CheckResult:
     return passed(f"the subject names năm {year}", where)
 
 
-@check("mentions")
+@check("mentions", reads_text=True)
 def mentions(ctx: EvidenceContext, phrases: list[str], where: str = "any",
              min_score: float = 90) -> CheckResult:
     """One of `phrases` appears in the subject, the body or either (fuzzy, OCR-tolerant)."""

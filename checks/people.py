@@ -52,7 +52,7 @@ def rank_of(title: str) -> str:
     return "other"
 
 
-@check("head_is_truong_ban")
+@check("head_is_truong_ban", reads_text=True)
 def head_is_truong_ban(ctx: EvidenceContext) -> CheckResult:
     """The member named Trưởng ban is the head of the unit (Chủ tịch, Giám đốc …), not a
     deputy or someone else."""

@@ -112,6 +112,7 @@ class RegisteredCheck:
     function: Callable[..., CheckResult]
     params: frozenset[str] = field(default=frozenset())
     required: frozenset[str] = field(default=frozenset())
+    reads_text: bool = False        # looks beyond the fields, into the document's whole text
 
     def __call__(self, context: EvidenceContext | QualifyingSet, params: dict) -> CheckResult:
         result = self.function(context, **params)
@@ -135,8 +136,10 @@ class RegisteredCheck:
 REGISTRY: dict[str, RegisteredCheck] = {}
 
 
-def check(name: str, kind: Kind = "document"):
-    """Register a check under the name rule sets use; its keyword parameters are the rule's."""
+def check(name: str, kind: Kind = "document", *, reads_text: bool = False):
+    """Register a check under the name rule sets use; its keyword parameters are the rule's.
+    `reads_text`: it searches the whole text, so a file read only in part (a scan whose body
+    was not OCR'd) is read whole before such a check's failure counts."""
     def register(function: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} registered twice")
@@ -144,7 +147,8 @@ def check(name: str, kind: Kind = "document"):
         REGISTRY[name] = RegisteredCheck(
             name, kind, function,
             params=frozenset(p.name for p in parameters),
-            required=frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty))
+            required=frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
+            reads_text=reads_text)
         return function
     return register
 

@@ -30,6 +30,13 @@ from pyhanko.sign.diff_analysis.policies import StandardDiffPolicy
 from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 
+from extractors.limits import (
+    MARKS_PIXELS,
+    MAX_PAGE_CONTENT,
+    TooLargeToRender,
+    content_bytes,
+    render_dpi,
+)
 from models.document import BBox, nfc
 from models.signatures import HARMLESS_MODIFICATIONS, ChangedWord, SignatureChanges
 
@@ -268,9 +275,15 @@ def _field_changes(old: pymupdf.Document, new: pymupdf.Document) -> dict[str, tu
 # -- text ------------------------------------------------------------------------------------
 
 def _page_words(doc: pymupdf.Document, index: int) -> list[tuple[str, BBox]]:
-    if index >= doc.page_count:
+    if index >= doc.page_count or not _comparable(doc[index]):
         return []
     return [(nfc(w[4]), BBox(*w[:4])) for w in doc[index].get_text("words", sort=True)]
+
+
+def _comparable(page: pymupdf.Page) -> bool:
+    """Whether a page can be read and rendered within the limits of extractors/limits.py: a
+    decompression bomb appended after signing would otherwise cost minutes here."""
+    return content_bytes(page) <= MAX_PAGE_CONTENT
 
 
 def _word_changes(old: pymupdf.Document, new: pymupdf.Document
@@ -321,7 +334,8 @@ def _centre_inside(box: BBox, rect: pymupdf.Rect) -> bool:
 # -- rendering -------------------------------------------------------------------------------
 
 def _render(page: pymupdf.Page) -> np.ndarray:
-    pix = page.get_pixmap(dpi=RENDER_DPI, alpha=False, colorspace=pymupdf.csRGB)
+    dpi = render_dpi(page, page.rect, RENDER_DPI, MARKS_PIXELS)
+    pix = page.get_pixmap(dpi=dpi, alpha=False, colorspace=pymupdf.csRGB)
     return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
 
 
@@ -333,16 +347,21 @@ def _signature_boxes(page: pymupdf.Page) -> list[pymupdf.Rect]:
 def _changed_pages(old: pymupdf.Document, new: pymupdf.Document) -> tuple[int, ...]:
     changed = []
     for index in range(max(old.page_count, new.page_count)):
-        if index >= old.page_count or index >= new.page_count:
+        if index >= old.page_count or index >= new.page_count \
+                or not (_comparable(old[index]) and _comparable(new[index])):
             changed.append(index + 1)
             continue
-        before, after = _render(old[index]), _render(new[index])
+        try:
+            before, after = _render(old[index]), _render(new[index])
+        except TooLargeToRender:           # not comparable, so changed
+            changed.append(index + 1)
+            continue
         if before.shape != after.shape:
             changed.append(index + 1)
             continue
         delta = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2)
         # Signature appearances added later are expected; their boxes are not compared.
-        scale = RENDER_DPI / 72
+        scale = after.shape[1] / new[index].rect.width
         for rect in _signature_boxes(new[index]):
             delta[max(int(rect.y0 * scale) - 1, 0):int(rect.y1 * scale) + 2,
                   max(int(rect.x0 * scale) - 1, 0):int(rect.x1 * scale) + 2] = 0

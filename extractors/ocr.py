@@ -17,12 +17,12 @@ import pymupdf
 import pytesseract
 from PIL import Image
 
+from extractors.limits import OCR_PIXELS, render_dpi
 from models.document import BBox, Line, Page, TextSource, Word, nfc
 from models.errors import OcrUnavailableError
 
 LANG = "vie"
 CONFIG = "--psm 3 --oem 1"
-MAX_PIXELS = 40_000_000  # render budget of one page: A3 at 300 dpi is 17.5 million pixels
 MAX_SKEW = 3.0          # degrees; larger rotations are not the slight tilt of a feeder scan
 _SKEW_STEP = 0.25       # coarse search step, refined to 0.05 around the best angle
 _NOISE_CONFIDENCE = 0.6  # a line of marks only (no letter or digit) read below it is specks
@@ -56,6 +56,7 @@ def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None 
     """OCR a PDF page, or only the region `clip` of it (points, page as displayed).
 
     The result is a Page with the whole page's size; boxes are in points of that page.
+    Raises TooLargeToRender when the page cannot be rendered within the pixel budget.
     """
     check_tesseract()
     rect = page.rect
@@ -63,7 +64,7 @@ def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None 
     lines: tuple[Line, ...] = ()
     if not area.is_empty:
         # A poster-size page at full resolution would take minutes and gigabytes.
-        dpi = min(dpi, int(math.sqrt(MAX_PIXELS / (area.width * area.height / 72.0 ** 2))))
+        dpi = render_dpi(page, area, dpi, OCR_PIXELS)
         pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
         image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
         lines = ocr_image(image, px_per_pt=pix.width / area.width, origin=(area.x0, area.y0))

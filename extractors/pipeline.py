@@ -2,43 +2,97 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
+import pymupdf
 from PIL import Image, ImageSequence
 
 from extractors.fields import extract_fields
-from extractors.reader import read_document_bytes
+from extractors.images import DAMAGED_IMAGE
+from extractors.reader import detect_kind, display_name, read_document_bytes, read_file
 from extractors.seal import find_marks
 from extractors.signatures import TrustStore, read_signatures
-from models.errors import InputFileError
+from models.errors import InputFileError, KiemchungError
 from models.inspection import Inspection
+from models.marks import AuthenticityMarks
 
 
 def read_input(path: Path) -> bytes:
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not a file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return read_file(path)
 
 
 def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
-                  ocr_dpi: int = 300) -> Inspection:
-    text = read_document_bytes(data, name, ocr_dpi=ocr_dpi)
-    fields = extract_fields(text)
-    signatures = read_signatures(data, trust or TrustStore()) if text.kind == "pdf" else ()
-    marks = find_marks(data) if text.kind == "pdf" else find_marks(_image_frames(data))
+                  ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
+    """Everything kiemchung reads from one file. Scanned pages are OCR'd only where the fields
+    stand (found from the seals and handwriting, extractors/regions.py) unless `whole_text`."""
+    with _quiet_mupdf():
+        pdf = detect_kind(data) == "pdf"
+        marks = _pdf_marks(data) if pdf else None
+        text = read_document_bytes(data, name, ocr_dpi=ocr_dpi,
+                                   fields_only=None if whole_text else marks)
+        if marks is None:
+            marks = find_marks(_image_frames(data))
+        fields = extract_fields(text)
+        signatures = _signatures(data, name, trust) if pdf else ()
     return Inspection(file=name, text=text, fields=fields, signatures=signatures, marks=marks)
 
 
-def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 300) -> Inspection:
-    return inspect_bytes(read_input(path), str(path), trust=trust, ocr_dpi=ocr_dpi)
+def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 300,
+                 whole_text: bool = False) -> Inspection:
+    return inspect_bytes(read_input(path), str(path), trust=trust, ocr_dpi=ocr_dpi,
+                         whole_text=whole_text)
 
 
-def _image_frames(data: bytes) -> list[Image.Image]:
-    with Image.open(BytesIO(data)) as image:
-        return [frame.convert("RGB") for frame in ImageSequence.Iterator(image)]
+def _pdf_marks(data: bytes) -> AuthenticityMarks:
+    # A file MuPDF cannot open has no marks; reading its text says what is wrong with it.
+    try:
+        return find_marks(data)
+    except Exception:   # noqa: BLE001 — MuPDF raises one of several types
+        return AuthenticityMarks()
+
+
+def _signatures(data: bytes, name: str, trust: TrustStore | None):
+    # read_signatures turns every broken signature into a report; a failure outside any one
+    # signature on a hostile file (e.g. Python's recursion limit in the parser) ends here.
+    try:
+        return read_signatures(data, trust or TrustStore())
+    except KiemchungError:
+        raise
+    except Exception as exc:   # noqa: BLE001 — whatever pyHanko's parser raises
+        raise InputFileError(f"{display_name(name)}: the PDF's signature data cannot be read "
+                             f"({type(exc).__name__})") from exc
+
+
+def _image_frames(data: bytes) -> Iterator[Image.Image]:
+    """The frames one at a time: a long multi-page scan is never in memory whole. A damaged
+    frame ends the sequence (reading the text has reported it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # Pillow's about damaged metadata: not for users
+        with Image.open(BytesIO(data)) as image:
+            frames = ImageSequence.Iterator(image)
+            while True:
+                try:
+                    frame = next(frames)
+                    frame.load()
+                except (StopIteration, *DAMAGED_IMAGE):
+                    return
+                yield frame
+
+
+@contextlib.contextmanager
+def _quiet_mupdf() -> Iterator[None]:
+    """MuPDF prints what it repairs on a damaged file to standard output, where it would
+    corrupt `inspect --json`; the reader reports damage in the inspection instead."""
+    errors, warnings = pymupdf.TOOLS.mupdf_display_errors(), \
+        pymupdf.TOOLS.mupdf_display_warnings()
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        yield
+    finally:
+        pymupdf.TOOLS.mupdf_display_errors(errors)
+        pymupdf.TOOLS.mupdf_display_warnings(warnings)

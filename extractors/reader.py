@@ -1,54 +1,101 @@
 """Read an evidence file (PDF or image) into DocumentText: text layer where usable, OCR elsewhere.
 
 Every input that cannot be read raises InputFileError with one human line; a single page that
-fails leaves the other pages usable (`Page.error`).
+fails leaves the other pages usable (`Page.error`). What a file may cost to read is bounded
+(extractors/limits.py): too many pages is an error, a page that is a decompression bomb is a
+page error, and a page or image too large to render is not OCR'd.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from pathlib import Path
 
 import pymupdf
 
 from extractors.images import read_image_pages
+from extractors.limits import MAX_PAGE_CONTENT, MAX_PAGES, TooLargeToRender, content_bytes, \
+    megabytes
 from extractors.ocr import ocr_page
+from extractors.regions import field_areas
 from extractors.text_layer import decide_text_layer
 from models.document import DocumentText, Page, TextSource
 from models.errors import InputFileError, OcrUnavailableError
+from models.marks import AuthenticityMarks
 
 SUPPORTED = "PDF, PNG, JPEG or TIFF"
+NAME_SHOWN = 120          # characters of a file name shown in a message, at most
+REFETCH = "get a complete copy from where it came from"
 
 
 def read_document(path: Path | str, *, ocr_dpi: int = 300) -> DocumentText:
     """Read the file at `path`. Raises InputFileError (missing, unreadable, unsupported,
     encrypted, damaged) or OcrUnavailableError (a page needs OCR, Tesseract is missing)."""
     path = Path(path)
+    return read_document_bytes(read_file(path), str(path), ocr_dpi=ocr_dpi)
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of the file at `path`; InputFileError when there are none to read."""
+    shown = display_name(str(path))
     if not path.exists():
-        raise InputFileError(f"{path}: no such file")
+        raise InputFileError(f"{shown}: no such file")
     if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not a file")
+        raise InputFileError(f"{shown}: is a directory, not a file")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    return read_document_bytes(data, str(path), ocr_dpi=ocr_dpi)
+        raise InputFileError(f"{shown}: cannot be read ({exc.strerror or exc})") from exc
 
 
-def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300) -> DocumentText:
-    """Read a file given as bytes; `name` is used in messages and as DocumentText.path."""
+def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
+                        fields_only: AuthenticityMarks | None = None) -> DocumentText:
+    """Read a file given as bytes; `name` is used in messages and as DocumentText.path. With
+    `fields_only` (the file's seals and handwriting), scanned PDF pages are OCR'd only where
+    the fields stand (extractors/regions.py); else every page is read whole."""
+    shown = display_name(name)
     if not data:
-        raise InputFileError(f"{name}: the file is empty (0 bytes)")
+        raise InputFileError(f"{shown}: the file is empty (0 bytes)")
     digest = hashlib.sha256(data).hexdigest()
     kind = detect_kind(data)
     if kind == "pdf":
-        pages, errors = _read_pdf(data, name, ocr_dpi)
+        pages, errors = _read_pdf(data, shown, ocr_dpi, fields_only)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="pdf", errors=errors)
     if kind == "image":
-        pages = read_image_pages(data, name)
+        pages = read_image_pages(data, shown)
         errors = tuple(f"page {p.number}: {p.error}" for p in pages if p.error)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="image", errors=errors)
-    raise InputFileError(f"{name}: {_describe_unsupported(data)}")
+    raise InputFileError(f"{shown}: {_describe_unsupported(data)}")
+
+
+def display_name(name: str) -> str:
+    """A file name as messages show it: one line whatever its bytes. Control characters, bidi
+    overrides (which could make a message read backwards) and undecodable bytes are shown
+    escaped, Vietnamese in NFC, and a very long name is cut in its middle."""
+    name = unicodedata.normalize("NFC", name)
+    shown = "".join(_escaped(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in name)
+    if len(shown) > NAME_SHOWN:
+        shown = shown[: NAME_SHOWN * 2 // 3] + "…" + shown[-NAME_SHOWN // 3:]
+    return shown
+
+
+# Control, format (bidi, zero-width), line/paragraph separators, lone surrogates, unassigned.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def mupdf_reason(exc: Exception) -> str:
+    """MuPDF's message without its error-code prefix ("code=7: cycle in page tree")."""
+    text = " ".join(re.sub(r"^code=\d+:\s*", "", str(exc).strip()).split())
+    if text == "exception stack overflow!":
+        return "objects nested too deeply"
+    return text or type(exc).__name__
 
 
 def detect_kind(data: bytes) -> str | None:
@@ -76,22 +123,25 @@ def _describe_unsupported(data: bytes) -> str:
         return f"not a {SUPPORTED} file"
 
 
-def _read_pdf(data: bytes, name: str, ocr_dpi: int) -> tuple[tuple[Page, ...], tuple[str, ...]]:
+def _read_pdf(data: bytes, name: str, ocr_dpi: int, fields_only: AuthenticityMarks | None
+              ) -> tuple[tuple[Page, ...], tuple[str, ...]]:
     shown = pymupdf.TOOLS.mupdf_display_errors()
     pymupdf.TOOLS.mupdf_display_errors(False)   # repair chatter on stderr is not for users
     try:
         try:
             doc = pymupdf.open(stream=data, filetype="pdf")
         except Exception as exc:   # MuPDF raises several types for unreadable files
-            raise InputFileError(f"{name}: damaged PDF that cannot be opened ({exc})") from exc
+            raise InputFileError(f"{name}: damaged PDF that cannot be opened "
+                                 f"({mupdf_reason(exc)}): {REFETCH}") from exc
         with doc:
-            return _read_pdf_pages(doc, data, name, ocr_dpi)
+            return _read_pdf_pages(doc, data, name, ocr_dpi, fields_only)
     finally:
         pymupdf.TOOLS.mupdf_display_errors(shown)
 
 
-def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str,
-                    ocr_dpi: int) -> tuple[tuple[Page, ...], tuple[str, ...]]:
+def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str, ocr_dpi: int,
+                    fields_only: AuthenticityMarks | None
+                    ) -> tuple[tuple[Page, ...], tuple[str, ...]]:
     if doc.needs_pass:
         raise InputFileError(f"{name}: the PDF is password-protected (encrypted); "
                              "provide a copy without a password")
@@ -100,14 +150,30 @@ def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str,
     if damaged:
         errors.append("the PDF is damaged or truncated (no end marker or a broken "
                       "cross-reference table); it was repaired and may be incomplete")
-    if doc.page_count == 0:
+    try:
+        page_count = doc.page_count
+    except Exception as exc:   # MuPDF raises one of several types
+        raise InputFileError(f"{name}: damaged PDF: its page tree cannot be read "
+                             f"({mupdf_reason(exc)}): {REFETCH}") from exc
+    if page_count > MAX_PAGES:
+        raise InputFileError(f"{name}: the PDF has {page_count} pages, more than the "
+                             f"{MAX_PAGES} one evidence file may have: split it and submit the "
+                             "part that is evidence")
+    if page_count == 0:
         if damaged:
-            raise InputFileError(f"{name}: damaged or truncated PDF: no page can be read")
+            raise InputFileError(f"{name}: damaged or truncated PDF: no page can be read: "
+                                 f"{REFETCH}")
+        if not _has_page_tree(doc):
+            raise InputFileError(f"{name}: damaged PDF: its catalog or page tree cannot be "
+                                 f"read, so no page can be shown: {REFETCH}")
         raise InputFileError(f"{name}: the PDF has no pages")
 
     pages: list[Page] = []
-    for index in range(doc.page_count):
-        page = _read_pdf_page(doc, index, ocr_dpi)
+    for index in range(page_count):
+        page = _read_pdf_page(doc, index, ocr_dpi, fields_only)
+        # MuPDF keeps what it decoded (a scanned page's image: 26 MB) in a store of up to
+        # 256 MB, for pages seen again; pages are read once, so the store is emptied.
+        pymupdf.TOOLS.store_shrink(100)
         if damaged and not page.error and not page.lines:
             # A repaired file whose page shows nothing has lost that page's content.
             page = _with_error(page, "nothing on the page can be read (damaged file)")
@@ -117,29 +183,58 @@ def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str,
     if all(p.error for p in pages):
         if damaged:
             raise InputFileError(f"{name}: damaged or truncated PDF: none of its "
-                                 f"{len(pages)} page(s) can be read")
-        raise InputFileError(f"{name}: no page of the PDF can be read ({pages[0].error})")
+                                 f"{len(pages)} page(s) can be read: {REFETCH}")
+        raise InputFileError(f"{name}: no page of the PDF can be read; page 1: "
+                             f"{pages[0].error}")
     return tuple(pages), tuple(errors)
 
 
-def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int) -> Page:
+def _has_page_tree(doc: pymupdf.Document) -> bool:
+    """Whether the catalog loads and names a page tree (MuPDF gives up on a catalog nested
+    too deeply, or one its cross-reference sections lose)."""
+    try:
+        catalog = doc.pdf_catalog()
+        return catalog > 0 and doc.xref_get_key(catalog, "Pages")[0] == "xref"
+    except Exception:   # noqa: BLE001 — MuPDF raises one of several types
+        return False
+
+
+def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
+                   fields_only: AuthenticityMarks | None) -> Page:
     number = index + 1
     try:
         page = doc.load_page(index)
+        if page.xref:   # MuPDF stands in a blank page for a page object it cannot load
+            doc.xref_get_key(page.xref, "Type")
+        # Measured before MuPDF interprets the page: a bomb would take minutes each time.
+        if content_bytes(page) > MAX_PAGE_CONTENT:
+            return Page(number=number, width=page.rect.width, height=page.rect.height,
+                        source=TextSource.TEXT, lines=(),
+                        error=f"more than {megabytes(MAX_PAGE_CONTENT)} of drawing "
+                              "instructions once decompressed (a decompression bomb): not read")
         decision = decide_text_layer(page, number)
     except Exception as exc:   # a broken page object or content stream
         return Page(number=number, width=0.0, height=0.0, source=TextSource.TEXT, lines=(),
-                    error=f"the page cannot be read ({exc})")
+                    error=f"the page cannot be read ({mupdf_reason(exc)})")
     if decision.page is not None:
         return decision.page
+    areas = None if fields_only is None else \
+        field_areas(number, page.rect.width, page.rect.height, fields_only)
     try:
-        return ocr_page(page, number, dpi=ocr_dpi, verdict=decision.verdict)
+        if areas is None:
+            return ocr_page(page, number, dpi=ocr_dpi, verdict=decision.verdict)
+        parts = [ocr_page(page, number, dpi=ocr_dpi, clip=area) for area in areas]
+        return Page(number=number, width=page.rect.width, height=page.rect.height,
+                    source=TextSource.OCR, lines=tuple(line for p in parts for line in p.lines),
+                    text_layer_verdict=decision.verdict, partial=True)
     except OcrUnavailableError:
         raise
     except Exception as exc:   # rendering or Tesseract failed on this page only
+        error = str(exc) if isinstance(exc, TooLargeToRender) \
+            else f"OCR failed ({mupdf_reason(exc)})"
         return Page(number=number, width=page.rect.width, height=page.rect.height,
                     source=TextSource.OCR, lines=(), text_layer_verdict=decision.verdict,
-                    error=f"OCR failed ({exc})")
+                    error=error)
 
 
 def _with_error(page: Page, error: str) -> Page:

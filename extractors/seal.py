@@ -19,6 +19,8 @@ Boxes are PDF points, origin top-left: pixels × 72 / dpi.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from extractors.limits import LIST_DRAWINGS_CONTENT, MARKS_PIXELS, MAX_PAGE_CONTENT, MAX_PAGES, \
+    content_bytes, render_dpi
 from models.document import BBox
 from models.marks import AuthenticityMarks, HandwritingMark, SealMark
 
@@ -70,24 +74,40 @@ class _Component:
 
 def find_marks(source, *, dpi: float = ANALYSIS_DPI,
                image_dpi: list[float] | None = None) -> AuthenticityMarks:
-    """Seals and handwriting in a PDF (path, bytes or open document) or a list of PIL images."""
+    """Seals and handwriting in a PDF (path, bytes or open document) or PIL images (a list or
+    a generator)."""
     if isinstance(source, pymupdf.Document):
         return find_marks_pdf(source, dpi=dpi)
     if isinstance(source, (str, Path, bytes)):
         opened = pymupdf.open(stream=source) if isinstance(source, bytes) else pymupdf.open(source)
         with opened as doc:
             return find_marks_pdf(doc, dpi=dpi)
-    images = list(source)
-    return find_marks_images(images, image_dpi or [_image_dpi(im) for im in images])
+    return find_marks_images(source, image_dpi)
 
 
 def find_marks_pdf(doc: pymupdf.Document, dpi: float = ANALYSIS_DPI) -> AuthenticityMarks:
+    """Pages that cannot be loaded or rendered within the budgets of extractors/limits.py
+    are skipped: reading the text says what is wrong with them."""
     seals: list[SealMark] = []
     handwriting: list[HandwritingMark] = []
-    for index, page in enumerate(doc):
-        if not _may_carry_marks(page):
+    try:
+        page_count = doc.page_count
+    except Exception:   # noqa: BLE001 — a page tree MuPDF cannot count: no page to search
+        page_count = 0
+    if page_count > MAX_PAGES:   # refused when its text is read: not worth rendering
+        page_count = 0
+    for index in range(page_count):
+        try:
+            page = doc.load_page(index)
+            content = content_bytes(page)
+            if content > MAX_PAGE_CONTENT or not _may_carry_marks(page, content):
+                continue
+            page_dpi = render_dpi(page, page.rect, dpi, MARKS_PIXELS)
+            pix = page.get_pixmap(dpi=page_dpi, colorspace=pymupdf.csRGB, alpha=False)
+        except Exception:   # noqa: BLE001 — MuPDF's errors on a broken page, TooLargeToRender
             continue
-        pix = page.get_pixmap(dpi=int(dpi), colorspace=pymupdf.csRGB, alpha=False)
+        finally:
+            pymupdf.TOOLS.store_shrink(100)   # MuPDF's cache of decoded images: pages come once
         rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
         rgb = rgb[:, : pix.width * 3].reshape(pix.height, pix.width, 3)
         # The pixmap is rendered at the page's size: scale by the real ratio, not the nominal dpi.
@@ -98,10 +118,15 @@ def find_marks_pdf(doc: pymupdf.Document, dpi: float = ANALYSIS_DPI) -> Authenti
     return AuthenticityMarks(tuple(seals), tuple(handwriting))
 
 
-def find_marks_images(images: list[Image.Image], dpi_of_each: list[float]) -> AuthenticityMarks:
+def find_marks_images(images: Iterable[Image.Image],
+                      dpi_of_each: Iterable[float] | None = None) -> AuthenticityMarks:
+    """Marks on each image in turn: `images` may be a generator, so that only one frame of a
+    long multi-page scan is in memory at a time."""
     seals: list[SealMark] = []
     handwriting: list[HandwritingMark] = []
-    for index, (image, dpi) in enumerate(zip(images, dpi_of_each, strict=True)):
+    dpis = iter(dpi_of_each) if dpi_of_each is not None else None
+    for index, image in enumerate(images):
+        dpi = next(dpis) if dpis is not None else _image_dpi(image)
         rgb, analysis_dpi = _analysis_pixels(image, float(dpi))
         s, h = find_marks_rgb(rgb, page=index + 1, dpi=analysis_dpi)
         seals += s
@@ -121,9 +146,13 @@ def find_marks_rgb(rgb: np.ndarray, *, page: int, dpi: float
 
 # --- page triage and image preparation ------------------------------------------------------
 
-def _may_carry_marks(page: pymupdf.Page) -> bool:
-    """A page of pure text and black/grey vector graphics has no seal or signature to find."""
+def _may_carry_marks(page: pymupdf.Page, content: int) -> bool:
+    """A page of pure text and black/grey vector graphics has no seal or signature to find.
+    `content` is the size of its drawing instructions (`content_bytes`)."""
     if page.get_images(full=False) or page.first_annot is not None:
+        return True
+    # Listing millions of drawings would take gigabytes: look at the rendered page instead.
+    if content > LIST_DRAWINGS_CONTENT:
         return True
     for drawing in page.get_drawings():
         for key in ("color", "fill"):
@@ -146,12 +175,18 @@ def _analysis_pixels(image: Image.Image, dpi: float) -> tuple[np.ndarray, float]
         image = image.convert("RGBA")
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, image)
-    image = image.convert("RGB")
     # Box filters keep thin strokes as lighter pixels; an integer reduction is the fastest.
-    factor = int(dpi // ANALYSIS_DPI)
+    # The pixel budget holds too where the stored resolution is low (a photo says 72 dpi), and
+    # the reduction comes before any copy of a large image.
+    factor = max(int(dpi // ANALYSIS_DPI),
+                 math.ceil(math.sqrt(image.width * image.height / MARKS_PIXELS)))
     if factor >= 2:
+        if image.mode not in ("L", "RGB", "RGBA"):
+            image = image.convert("RGB")
         image = image.reduce(factor)
         dpi = dpi / factor
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     if dpi > ANALYSIS_DPI * 1.25:
         width = round(image.width * ANALYSIS_DPI / dpi)
         height = round(image.height * ANALYSIS_DPI / dpi)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
+from extractors.limits import LIST_DRAWINGS_CONTENT, content_bytes
 from extractors.pdf_text import read_text_layer
 from extractors.tcvn3 import (decode_tcvn3, looks_like_tcvn3, looks_like_vni,
                               unicode_vietnamese_share)
@@ -98,7 +99,12 @@ def image_coverage(page: pymupdf.Page) -> float:
 
 def _has_graphics(page: pymupdf.Page) -> bool:
     """Images or vector drawings (text drawn as outlines, a scan) that OCR could read."""
-    return bool(page.get_image_info()) or bool(page.get_cdrawings())
+    if page.get_image_info():
+        return True
+    # Listing millions of drawings would take gigabytes: that much content draws something.
+    if content_bytes(page, LIST_DRAWINGS_CONTENT) > LIST_DRAWINGS_CONTENT:
+        return True
+    return bool(page.get_cdrawings())
 
 
 def _garbled_share(text: str) -> float:

@@ -73,6 +73,9 @@ class Page:
     lines: tuple[Line, ...]
     text_layer_verdict: str = ""    # why the text layer was used or not (e.g. "empty", "tcvn3")
     error: str | None = None        # a page that failed still leaves the others usable
+    # OCR read only the areas the fields come from (header band, signer area), or nothing of
+    # a middle page: the rest is read when a check needs the whole text.
+    partial: bool = False
 
     @property
     def text(self) -> str:
@@ -91,6 +94,11 @@ class DocumentText:
     pages: tuple[Page, ...]
     kind: str = "pdf"                     # "pdf" or "image"
     errors: tuple[str, ...] = field(default=())
+
+    @property
+    def partial(self) -> bool:
+        """Some page was read only in part (see `Page.partial`)."""
+        return any(p.partial for p in self.pages)
 
     @property
     def text_source(self) -> str:

@@ -60,7 +60,8 @@ class Inspection:
             "marks": self.marks.to_json(),
             "fields": {name: _field_json(getattr(f, name)) for name in f.__dataclass_fields__},
             "page_sources": [{"page": p.number, "source": str(p.source),
-                              "text_layer": p.text_layer_verdict, "error": p.error}
+                              "text_layer": p.text_layer_verdict, "partial": p.partial,
+                              "error": p.error}
                              for p in self.text.pages],
             "errors": list(self.text.errors),
         }

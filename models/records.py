@@ -23,7 +23,7 @@ from typing import Any
 from models.inspection import Inspection
 
 # Bump when the extractors read differently or the models change shape.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 RECORD_FORMAT = 1
 
 

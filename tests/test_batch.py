@@ -139,6 +139,19 @@ def test_the_same_bytes_are_read_once(store, plans, trust):
         inspect_document(store, row.sha256, TrustStore(), name="kế hoạch.pdf")
 
 
+def test_a_scan_read_for_its_fields_is_cached_apart_from_its_whole_reading(store, scan, trust):
+    sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
+    part = inspect_document(store, sha, trust)
+    assert part.text.partial                  # header band and signer area only
+    whole = inspect_document(store, sha, trust, whole_text=True)
+    assert not whole.text.partial and len(whole.text.pages[0].lines) > len(part.text.pages[0].lines)
+    store.document_path(sha).unlink()
+    # Both are cached now; the whole reading serves a request for the fields as well.
+    assert inspect_document(store, sha, trust) == whole
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(InspectionRow)) == 2
+
+
 # -- a batch of good files on the local pool, with its webhook and report ---------------------
 
 class Receiver(BaseHTTPRequestHandler):

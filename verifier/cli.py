@@ -151,14 +151,15 @@ def demo() -> None:
                           " ".join(v for v in (signer.get("authority"), signer.get("name")) if v)
                           or "—", signatures, "yes" if data["has_seal"] else "no")
     console.print(table)
-    console.print(_demo_verdicts(inspections))
+    console.print(_demo_verdicts(inspections, trust))
 
 
-def _demo_verdicts(inspections: dict) -> Table:
+def _demo_verdicts(inspections: dict, trust) -> Table:
     """The criteria the demo manifest names, verified from the samples already inspected."""
-    from verifier.evaluate import evaluate_criterion
+    from verifier.evaluate import EvaluationContext, evaluate_criterion
     from verifier.ruleset import load_ruleset
 
+    context = EvaluationContext(read_whole=read_whole_from_file(trust))
     manifest = json.loads((DEMO_DIR / "verify.json").read_text(encoding="utf-8"))
     ruleset = _run(lambda: load_ruleset(manifest["ruleset"]))
     table = Table(title=f"verdicts — {ruleset.id}", title_justify="left")
@@ -167,7 +168,7 @@ def _demo_verdicts(inspections: dict) -> Table:
     for item in manifest["checks"]:
         evidence = [inspections[name] for name in item["files"] if name in inspections]
         verdict = evaluate_criterion(ruleset, item["criterion"], item["level"], item["unit"],
-                                     item["year"], evidence)
+                                     item["year"], evidence, context=context)
         style = VERDICT_STYLE.get(verdict.status.value, "red")
         table.add_row(item["criterion"], item["level"], item["unit"], ", ".join(item["files"]),
                       f"[{style}]{verdict.status.value}[/{style}]",
@@ -219,6 +220,15 @@ def _inspect_evidence(files: list[Path], trust) -> tuple[list[Inspection], list]
         except InputFileError as error:
             unreadable.append(UnreadableFile(str(path), error.message))
     return inspections, unreadable
+
+
+def read_whole_from_file(trust):
+    """For `EvaluationContext.read_whole`: the file an inspection was read from, read whole."""
+    from extractors.pipeline import inspect_file
+
+    dpi = load_settings().ocr_dpi
+    return lambda partial: inspect_file(Path(partial.file), trust=trust, ocr_dpi=dpi,
+                                        whole_text=True)
 
 
 def totals_table(totals, title: str) -> Table:
@@ -275,7 +285,8 @@ def verify(
     inspections, unreadable = _run(lambda: _inspect_evidence(list(files or []), trust))
     result = _run(lambda: evaluate_criterion(
         rules, chosen.id, lv, unit, year, inspections,
-        context=EvaluationContext(unreadable=tuple(unreadable))))
+        context=EvaluationContext(unreadable=tuple(unreadable),
+                                  read_whole=read_whole_from_file(trust))))
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -372,7 +383,8 @@ def score(
             inspections += found
             unreadable += failed
             progress.advance(task)
-    totals, verdicts_by_unit = _run(lambda: evaluate_units(rules, year, evidence))
+    totals, verdicts_by_unit = _run(lambda: evaluate_units(
+        rules, year, evidence, read_whole=read_whole_from_file(trust)))
 
     console.print(totals_table(totals, f"{rules.id} {year}"))
     if out is not None:

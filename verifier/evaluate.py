@@ -13,17 +13,20 @@
    the certain files earn. Otherwise the doubts did not matter and the verdict stands.
 
 The verifier never reads files: it receives Inspections, and names unreadable files in
-`EvaluationContext.unreadable`.
+`EvaluationContext.unreadable`. A scan may come read only in part (OCR of the header and the
+signer area); when a check that searches the whole text does not pass on such a file, the
+evaluation asks `EvaluationContext.read_whole` for the whole text and runs again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks.registry import EvidenceContext, QualifyingSet, Scope, get_check
+from checks.registry import REGISTRY, EvidenceContext, QualifyingSet, Scope, get_check
 from models.inspection import Inspection
 from models.verdicts import CheckResult, CheckStatus, Verdict
 from verifier.ruleset import CheckSpec, Criterion, Level, RuleSet, RuleSetError, Score
@@ -47,6 +50,8 @@ class EvaluationContext:
     unreadable: tuple[UnreadableFile, ...] = ()
     # criteria the unit was allowed in writing not to perform (Huế 931: "trường hợp đặc biệt")
     exempt: frozenset[str] = frozenset()
+    # the same file read whole, for files read only in part (None: judge what was read)
+    read_whole: Callable[[Inspection], Inspection] | None = None
 
 
 def ruleset_version(ruleset: RuleSet) -> str:
@@ -169,6 +174,25 @@ def evaluate_criterion(ruleset: RuleSet, criterion_id: str, level: Level | str,
                        unit: str | None, year: int, inspections: list[Inspection], *,
                        context: EvaluationContext | None = None) -> Verdict:
     context = context or EvaluationContext()
+    verdict = _evaluate(ruleset, criterion_id, level, unit, year, inspections, context)
+    in_part = _read_in_part_and_doubted(verdict, inspections)
+    if not in_part or context.read_whole is None:
+        return verdict
+    whole = {id(i): context.read_whole(i) for i in in_part}
+    return _evaluate(ruleset, criterion_id, level, unit, year,
+                     [whole.get(id(i), i) for i in inspections], context)
+
+
+def _read_in_part_and_doubted(verdict: Verdict, inspections: list[Inspection]
+                              ) -> list[Inspection]:
+    """Files read only in part on which a check searching the whole text did not pass."""
+    doubted = {c.file for c in verdict.checks if c.status != CheckStatus.PASS
+               and c.name in REGISTRY and REGISTRY[c.name].reads_text}
+    return [i for i in inspections if i.text.partial and i.file in doubted]
+
+
+def _evaluate(ruleset: RuleSet, criterion_id: str, level: Level | str, unit: str | None,
+              year: int, inspections: list[Inspection], context: EvaluationContext) -> Verdict:
     criterion = ruleset.criterion(criterion_id)
     try:
         level = Level(level)

@@ -120,10 +120,11 @@ def score_units(ruleset: RuleSet, verdicts_by_unit: dict[tuple[str, str], list[V
 
 
 def evaluate_units(ruleset: RuleSet, year: int,
-                   evidence: dict[tuple[str, str], dict[str, tuple[list, list]]]
+                   evidence: dict[tuple[str, str], dict[str, tuple[list, list]]], *,
+                   read_whole=None
                    ) -> tuple[list[UnitTotal], dict[tuple[str, str], list[Verdict]]]:
     """Every criterion of every unit's level, from {(unit, level): {criterion: (inspections,
-    unreadable files)}}; then totals, ranks and bands."""
+    unreadable files)}}; then totals, ranks and bands. `read_whole` as in EvaluationContext."""
     from verifier.evaluate import EvaluationContext, evaluate_criterion
 
     # Every (file, unit, criterion) of the batch, so that a file reused elsewhere is caught.
@@ -136,7 +137,8 @@ def evaluate_units(ruleset: RuleSet, year: int,
         verdicts = []
         for criterion in ruleset.criteria(Level(level)):
             inspections, unreadable = per_criterion.get(criterion.id, ([], []))
-            context = EvaluationContext(seen=seen, unreadable=tuple(unreadable))
+            context = EvaluationContext(seen=seen, unreadable=tuple(unreadable),
+                                        read_whole=read_whole)
             verdicts.append(evaluate_criterion(ruleset, criterion.id, level, unit, year,
                                                inspections, context=context))
         verdicts_by_unit[(unit, level)] = verdicts

@@ -16,7 +16,7 @@ from api.deps import (
     visible_document,
 )
 from api.errors import Hidden
-from api.jobs import inspect_document
+from api.jobs import inspect_document, read_whole_from_store
 from api.routes.documents import document_name
 from api.schemas import VerdictCreate, VerdictPublic
 from api.store import Store
@@ -86,8 +86,10 @@ def create_verdict(body: VerdictCreate, key: Submitter, store: StoreDep, trust: 
         visible_document(store, key, sha256)
     inspections, unreadable = read_evidence(store, key, unit, body.documents, trust,
                                             settings.ocr_dpi)
+    context = EvaluationContext(unreadable=tuple(unreadable),
+                                read_whole=read_whole_from_store(store, trust, settings.ocr_dpi))
     verdict = evaluate_criterion(ruleset, criterion.id, body.level, unit, body.year, inspections,
-                                 context=EvaluationContext(unreadable=tuple(unreadable)))
+                                 context=context)
     row = store.save_verdict(verdict, body.documents)
     return verdict_json(row, [])
 

@@ -1,0 +1,36 @@
+"""Which parts of a scanned page OCR must read for the fields, when the whole text is not asked
+for: OCR is most of a scan's cost, and the fields stand in two places (Decree 30's layout).
+
+- the header band of page 1: agency, number, place and date, type and subject;
+- the signer area of every page carrying a seal or a handwritten signature: from a little above
+  the marks (the signer's title, "Nơi nhận") to the foot of the page (the name, the recipients).
+
+Without any mark nothing tells where the signer block is, so every page is read whole. Pages
+read in part are marked `Page.partial`; a check that needs the whole text gets it read then
+(verifier/evaluate.py).
+"""
+
+from __future__ import annotations
+
+from models.document import BBox
+from models.marks import AuthenticityMarks
+
+HEADER_SHARE = 0.35          # of page 1's height; the subject ends near 0.22 on A4
+ABOVE_MARKS = 45 * 72 / 25.4  # points above the highest mark: the title and "Nơi nhận:" lines
+
+
+def field_areas(number: int, width: float, height: float,
+                marks: AuthenticityMarks) -> tuple[BBox, ...] | None:
+    """The areas of page `number` to OCR, in points; () for none, None for the whole page."""
+    if not (marks.seals or marks.handwriting):
+        return None
+    areas = []
+    if number == 1:
+        areas.append(BBox(0.0, 0.0, width, height * HEADER_SHARE))
+    on_page = [m.bbox for m in (*marks.seals_on(number), *marks.handwriting_on(number))]
+    if on_page:
+        top = max(0.0, min(b.y0 for b in on_page) - ABOVE_MARKS)
+        areas.append(BBox(0.0, top, width, height))
+    if len(areas) == 2 and areas[1].y0 <= areas[0].y1:     # they meet: the whole page
+        return None
+    return tuple(areas)
