@@ -67,7 +67,7 @@ def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
         pages = read_image_pages(data, shown)
         errors = tuple(f"page {p.number}: {p.error}" for p in pages if p.error)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="image", errors=errors)
-    raise InputFileError(f"{shown}: {_describe_unsupported(data)}")
+    raise InputFileError(f"{shown}: {describe_unsupported(data)}")
 
 
 def display_name(name: str) -> str:
@@ -108,7 +108,7 @@ def detect_kind(data: bytes) -> str | None:
     return None
 
 
-def _describe_unsupported(data: bytes) -> str:
+def describe_unsupported(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return f"a ZIP or Office file (.docx, .xlsx …), not a {SUPPORTED} file: export it to PDF"
     if data.startswith((b"GIF8", b"BM", b"RIFF")):

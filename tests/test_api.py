@@ -174,6 +174,20 @@ def test_a_bad_file_is_a_422_problem_with_the_reason(service, evidence, case, me
     assert "\n" not in problem["detail"] and f"{case}.pdf" in problem["detail"]
 
 
+@pytest.mark.parametrize("make, status, mentions", [
+    ("many_pages", 422, "more than the 1000"), ("page_tree_loop", 200, ""),
+    ("content_stream_bomb", 422, "decompression bomb"), ("huge_png", 422, "pixels"),
+    ("deeply_nested", 422, "page tree cannot be read"), ("docx_header", 422, "export it to PDF")])
+def test_a_hostile_upload_is_answered_never_a_500(service, make, status, mentions):
+    from samples import hostile
+
+    response = service.upload("unit", getattr(hostile, make)(), name=f"{make}.pdf")
+    if status == 200:
+        assert response.status_code == 200 and response.json()["errors"], response.text
+    else:
+        assert_problem(response, status, mentions=mentions)
+
+
 def test_an_upload_over_the_limit_is_413(service):
     just_over = b"%PDF-1.7\n" + b"0" * (LIMIT - 8)
     assert_problem(service.upload("unit", just_over), 413, mentions="limit")

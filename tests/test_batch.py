@@ -428,3 +428,43 @@ def test_an_item_past_its_time_limit_fails_with_the_reason(settings, store, scan
     assert final.finished and item.state == ItemState.FAILED and item.attempts == 1
     assert item.error == reason
     assert store.get_batch(batch_id).status == BatchStatus.DONE
+
+
+def test_a_batch_mixing_hostile_and_good_files_verifies_the_good_ones(settings, store, plans,
+                                                                     ruleset):
+    """Broken and hostile files beside good ones: the good ones are verified as usual, each
+    hostile one is named in its criterion's verdict with the reason, and nothing is lost."""
+    from samples import hostile
+
+    units = settings.data_dir.parent / "units"
+    hostile_files = {
+        (PHU_VANG, "2.1", "cắt-cụt.pdf"): (hostile.truncated(plans["january"], 0.4), "damaged"),
+        (PHU_VANG, "2.1", "mật khẩu.pdf"): (hostile.encrypted(), "password-protected"),
+        (PHONG_DIEN, "2.1", "bom.pdf"): (hostile.content_stream_bomb(), "decompression bomb"),
+        (PHONG_DIEN, "2.1", "5000 trang.pdf"): (hostile.many_pages(), "5000 pages"),
+        (PHU_VANG, "1.2", "ảnh khổng lồ.pdf"): (hostile.huge_image_pdf(), "too large"),
+        (PHU_VANG, "1.2", "vòng lặp.pdf"): (hostile.page_tree_loop(), ""),
+        (PHU_VANG, "1.2", "ghi chú.pdf"): (hostile.plain_text(), "a text file"),
+    }
+    good = {(PHU_VANG, "2.1", "kế hoạch.pdf"): plans["january"],
+            (PHONG_DIEN, "2.1", "kế hoạch.pdf"): plans["march"]}
+    for (agency, criterion, name), data in [*good.items(),
+                                            *((k, v[0]) for k, v in hostile_files.items())]:
+        path = units / agency.unit_name / criterion / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    found = batch_from_path(store, units, ruleset)
+    assert not found.refused
+    batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
+                            items=found.items(ruleset))
+    final = run_local(settings, batch_id, workers=2)
+    assert final.finished and final.counts[ItemState.FAILED] == 0
+    verdicts = verdicts_of(store, batch_id)
+    assert verdicts[(PHU_VANG.unit_name, "2.1")]["status"] == "pass"
+    # March: half the points; but a file that could not be read might be a January plan.
+    assert (verdicts[(PHONG_DIEN.unit_name, "2.1")]["status"],
+            verdicts[(PHONG_DIEN.unit_name, "2.1")]["points"]) == ("needs_review", 5)
+    for (agency, criterion, name), (_data, reason) in hostile_files.items():
+        named = [c for c in verdicts[(agency.unit_name, criterion)]["checks"]
+                 if c["file"] == name and c["status"] != "pass"]
+        assert named and reason in named[0]["message"], (name, named)

@@ -22,7 +22,7 @@ from api.errors import PayloadTooLarge
 from api.jobs import inspect_document
 from api.schemas import DocumentPublic
 from api.store import Store
-from extractors.reader import SUPPORTED, detect_kind
+from extractors.reader import describe_unsupported, detect_kind, display_name
 from models.db import ApiKey
 from models.errors import InputFileError
 from models.inspection import Inspection
@@ -52,9 +52,9 @@ def upload_name(upload: UploadFile) -> str:
 def refuse_unknown_kind(data: bytes, name: str) -> None:
     """Empty files and files that are neither PDF nor image are refused before being stored."""
     if not data:
-        raise InputFileError(f"{name}: the file is empty (0 bytes)")
+        raise InputFileError(f"{display_name(name)}: the file is empty (0 bytes)")
     if detect_kind(data) is None:
-        raise InputFileError(f"{name}: not a {SUPPORTED} file")
+        raise InputFileError(f"{display_name(name)}: {describe_unsupported(data)}")
 
 
 def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = None) -> str:
