@@ -65,40 +65,60 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _decode(hint, data, typevars: dict | None = None):
+def _decode(hint, data):
+    return _decoder(hint, ())(data)
+
+
+def _keep(data):
+    return data
+
+
+@functools.cache
+def _decoder(hint, typevars: tuple) -> typing.Callable[[Any], Any]:
+    """A function turning recorded data of type `hint` back into its value, built once per
+    type: reading a cached inspection is then a few calls per word, not a type analysis."""
     if isinstance(hint, typing.TypeVar):
-        hint = (typevars or {}).get(hint, Any)
-    if hint is Any or data is None:
-        return data
+        hint = dict(typevars).get(hint, Any)
+    if hint is Any:
+        return _keep
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         choices = [a for a in args if a is not type(None)]
         if len(choices) != 1:
             raise TypeError(f"ambiguous union {hint}")
-        return _decode(choices[0], data, typevars)
+        return _decoder(choices[0], typevars)
     if origin is typing.Literal:
-        return data
+        return _keep
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, typevars) for v in data)
-        return tuple(_decode(a, v, typevars) for a, v in zip(args, data, strict=True))
+            each = _decoder(args[0], typevars)
+            return lambda data: None if data is None else tuple(each(v) for v in data)
+        parts = [_decoder(a, typevars) for a in args]
+        return lambda data: None if data is None else tuple(
+            part(v) for part, v in zip(parts, data, strict=True))
     if origin is list:
-        return [_decode(args[0], v, typevars) for v in data]
+        each = _decoder(args[0], typevars)
+        return lambda data: None if data is None else [each(v) for v in data]
     cls = origin or hint
     if dataclasses.is_dataclass(cls):
         # A generic dataclass (Field[DocType]): its TypeVars stand for the given arguments.
-        bound = dict(zip(getattr(cls, "__parameters__", ()), args))
+        bound = tuple(zip(getattr(cls, "__parameters__", ()), args))
         hints = _hints(cls)
-        values = {f.name: _decode(hints[f.name], data[f.name], bound)
-                  for f in dataclasses.fields(cls) if f.init and f.name in data}
-        return cls(**values)
+        fields = [(f.name, _decoder(hints[f.name], bound)) for f in dataclasses.fields(cls)
+                  if f.init]
+
+        def build(data):
+            if data is None:
+                return None
+            return cls(**{name: decode(data[name]) for name, decode in fields if name in data})
+        return build
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
-        return cls(data)
+        return lambda data: None if data is None else cls(data)
     if cls is dt.datetime:
-        return dt.datetime.fromisoformat(data)
+        return lambda data: None if data is None else dt.datetime.fromisoformat(data)
     if cls is dt.date:
-        return dt.date.fromisoformat(data)
+        return lambda data: None if data is None else dt.date.fromisoformat(data)
     if cls is float:
-        return float(data)
-    return data
+        return lambda data: None if data is None else float(data)
+    return _keep
