@@ -45,11 +45,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from rapidfuzz import fuzz
 from rich.console import Console
 from rich.table import Table
 
-from samples.evaluate import TEXT_FIELDS, _norm, expected, observed
+from samples.evaluate import expected, matches, observed
 
 SEED = 2024
 SIGNED_COUNT = 60
@@ -461,13 +460,10 @@ def field_accuracy(entries: list[dict], documents: list[dict]) -> dict:
     for entry, document in zip(entries, documents, strict=True):
         got = document.get("observed") or {}
         for name, want in entry["expected"].items():
-            a, b = _norm(want), _norm(got.get(name))
+            is_exact, is_near = matches(name, want, got.get(name))
             total += 1
-            if a == b:
-                exact += 1
-                near += 1
-            elif name in TEXT_FIELDS and a and b and fuzz.ratio(a, b) >= 95:
-                near += 1
+            exact += is_exact
+            near += is_near
     return {"exact": exact / total if total else None, "near": near / total if total else None}
 
 

@@ -29,12 +29,21 @@ EXACT_FIELDS = ("doc_type", "number", "issue_date", "signer_authority")
 TEXT_FIELDS = ("place", "issuer", "subject", "signer_name", "signer_title", "recipients")
 
 
-def _norm(value) -> str:
+def normalised(value) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
         value = " | ".join(map(str, value))
     return re.sub(r"\s+", " ", nfc(str(value))).strip(" .;,:")
+
+
+def matches(name: str, want, got) -> tuple[bool, bool]:
+    """(exact, near) for one field: identifiers exactly; text fields also "near" at a
+    rapidfuzz ratio of 95 or more on normalised NFC text."""
+    a, b = normalised(want), normalised(got)
+    if a == b:
+        return True, True
+    return False, bool(name in TEXT_FIELDS and a and b and fuzz.ratio(a, b) >= 95)
 
 
 def expected(spec: DocumentSpec) -> dict:
@@ -81,13 +90,10 @@ def evaluate(count: int, seed: int, workers: int, out: Path | None,
         want = expected(item.spec)
         got = observed(result) if "error" not in result else {k: None for k in want}
         for name in want:
-            a, b = _norm(want[name]), _norm(got[name])
-            if a == b:
-                exact[item.variant][name] += 1
-                near[item.variant][name] += 1
-            else:
-                if name in TEXT_FIELDS and a and b and fuzz.ratio(a, b) >= 95:
-                    near[item.variant][name] += 1
+            is_exact, is_near = matches(name, want[name], got[name])
+            exact[item.variant][name] += is_exact
+            near[item.variant][name] += is_near
+            if not is_exact:
                 mistakes.append({"file": item.path.name, "variant": item.variant, "field": name,
                                  "expected": want[name], "got": got[name]})
     report = {"count": len(items), "seed": seed, "variants": {}}
