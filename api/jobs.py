@@ -349,7 +349,7 @@ class _LocalPool:
             del self.processes[pid]
             if process.exitcode != 0:      # killed or crashed: its item is still `running`
                 release(store, worker_id(pid), f"worker process {pid} ended "
-                                                f"({_exit_reason(process.exitcode)})")
+                                               f"({_exit_reason(process.exitcode)})")
         for item in _running(store, self.batch_id):
             pid = _pid_of(item.worker_id)
             if pid in self.processes and item.deadline is not None and item.deadline < now:
