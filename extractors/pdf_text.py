@@ -68,9 +68,9 @@ def _words_of_line(raw_line: dict) -> list[_RawWord]:
 
     def flush() -> None:
         if chars:
-            box = pymupdf.Rect(chars[0]["bbox"])
-            for c in chars[1:]:
-                box |= pymupdf.Rect(c["bbox"])
+            boxes = [c["bbox"] for c in chars]     # plain tuples: pymupdf.Rect is slow here
+            box = pymupdf.Rect(min(b[0] for b in boxes), min(b[1] for b in boxes),
+                               max(b[2] for b in boxes), max(b[3] for b in boxes))
             words.append(_RawWord("".join(c["c"] for c in chars), box, size, font))
             chars.clear()
 

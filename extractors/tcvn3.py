@@ -31,6 +31,7 @@ guesses above apply: a letter after a full stop, a hyphen between letters).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -251,6 +252,7 @@ _SYLLABLE = re.compile(
 _EDGE_PUNCTUATION = "\"'()[]{}<>,.;:!?-–—…“”‘’/*_=+"
 
 
+@functools.lru_cache(maxsize=65536)     # a page repeats its words; pages repeat each other's
 def is_vietnamese_syllable(word: str) -> bool:
     """Whether a word (punctuation at its edges ignored) spells a Vietnamese syllable."""
     word = word.strip(_EDGE_PUNCTUATION)
