@@ -6,7 +6,8 @@ keeps so that the same bytes are never read twice: `inspection_from_record(recor
 Inspection equal to the one recorded, so checks cannot tell a cached file from a fresh one.
 
 The record follows the dataclasses' own type hints: dataclasses become objects, tuples lists,
-enums their values, dates ISO 8601 strings. A change of the models or of what the extractors
+enums their values, dates ISO 8601 strings; a word, the bulk of a record, is the flat list
+[text, x0, y0, x1, y1, confidence]. A change of the models or of what the extractors
 produce needs a new `EXTRACTOR_VERSION`: cached inspections of the old one are then ignored.
 """
 
@@ -20,11 +21,12 @@ import types
 import typing
 from typing import Any
 
+from models.document import BBox, Word
 from models.inspection import Inspection
 
 # Bump when the extractors read differently or the models change shape.
-EXTRACTOR_VERSION = "2"
-RECORD_FORMAT = 1
+EXTRACTOR_VERSION = "3"
+RECORD_FORMAT = 2
 
 
 class RecordError(ValueError):
@@ -55,6 +57,9 @@ def _encode(value):
         return value.isoformat()
     if isinstance(value, (tuple, list)):
         return [_encode(v) for v in value]
+    if isinstance(value, Word):     # most of a record: a flat list, decoded without a lookup
+        box = value.bbox
+        return [value.text, box.x0, box.y0, box.x1, box.y1, value.confidence]
     if dataclasses.is_dataclass(value):
         return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     raise TypeError(f"cannot record a {type(value).__name__}")
@@ -101,6 +106,8 @@ def _decoder(hint, typevars: tuple) -> typing.Callable[[Any], Any]:
         each = _decoder(args[0], typevars)
         return lambda data: None if data is None else [each(v) for v in data]
     cls = origin or hint
+    if cls is Word:
+        return lambda data: Word(data[0], BBox(data[1], data[2], data[3], data[4]), data[5])
     if dataclasses.is_dataclass(cls):
         # A generic dataclass (Field[DocType]): its TypeVars stand for the given arguments.
         bound = tuple(zip(getattr(cls, "__parameters__", ()), args))
