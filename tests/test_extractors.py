@@ -358,9 +358,7 @@ def test_realistic_samples_tcvn3_and_stamped_scan():
     signed and stamped page still finds the signer's title and name under the seal."""
     import random
 
-    render = pytest.importorskip("samples.render")
-    scan = pytest.importorskip("samples.scan")
-    content = pytest.importorskip("samples.content")
+    from samples import content, render, scan
     from models.fields import DocType
 
     spec = content.make_spec(random.Random(2024), DocType.KE_HOACH)

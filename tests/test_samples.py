@@ -200,7 +200,7 @@ def test_signer_block_prints_authority_title_and_name():
 
 
 def test_tcvn3_variant_has_a_legacy_text_layer():
-    tcvn3 = pytest.importorskip("extractors.tcvn3")
+    from extractors import tcvn3
     spec = _spec(9, DocType.KE_HOACH)
     pdf = render_pdf(spec, tcvn3=True)
     assert pdf == render_pdf(spec, tcvn3=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pymupdf
 import pytest
@@ -22,6 +21,7 @@ from models.signatures import SignatureReport, SignatureStatus, SigningTimeSourc
 from samples.attacks import pyhanko_update
 from samples.pki import DemoPKI
 from samples.sign import add_document_timestamp, sign_pdf, sign_person_and_agency
+from tests.conftest import ON_CI, SHARED
 
 UTC = dt.timezone.utc
 VN = dt.timezone(dt.timedelta(hours=7))
@@ -30,7 +30,7 @@ PERSON = "Trần Thị Thu Hằng"
 AGENCY = "Sở Thông tin và Truyền thông"
 PROVINCE = "Ủy ban nhân dân tỉnh Thừa Thiên Huế"
 BODY_HEX = b"4b4520484f414348"          # "KE HOACH" as MuPDF writes it, hex in the TJ operator
-SHARED_TRUST = Path(__file__).resolve().parents[1].parent / "shared" / "trust"
+SHARED_TRUST = SHARED / "trust"
 
 
 def simple_pdf() -> bytes:
@@ -291,7 +291,7 @@ def published_fingerprints() -> dict[str, str]:
     return rows
 
 
-@pytest.mark.skipif(not SHARED_TRUST.is_dir(),
+@pytest.mark.skipif(not (ON_CI or SHARED_TRUST.is_dir()),
                     reason=f"the real CA certificates are not present at {SHARED_TRUST}")
 def test_real_vietnamese_ca_certificates_load_with_published_fingerprints():
     expected = published_fingerprints()

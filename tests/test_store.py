@@ -26,6 +26,7 @@ from api.routes.flagged import flagged_items
 from api.store import InvalidOverride, NewBatchItem, NotFound, StoreError, open_store
 from models.db import ItemState
 from models.verdicts import Verdict
+from tests.conftest import absent
 from verifier.settings import Settings
 
 POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test",
@@ -44,8 +45,8 @@ def postgres_url() -> str:
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {host}:{port} ({error}); set "
-                    "KIEMCHUNG_TEST_POSTGRES_URL to test against another server")
+        absent(f"PostgreSQL is not reachable at {host}:{port} ({error}); set "
+               "KIEMCHUNG_TEST_POSTGRES_URL to test against another server")
     refusals = []
     for url in candidates:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import SHARED, absent
 from tests.test_cli import kiemchung
 
 TRUST = SHARED / "trust"
@@ -22,7 +22,7 @@ def _published_fingerprints() -> dict[str, str]:
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     if not TRUST.is_dir():
-        pytest.skip(f"the shared CA certificates are not beside the repository ({TRUST})")
+        absent(f"the shared CA certificates are not beside the repository ({TRUST})")
     monkeypatch.setenv("KIEMCHUNG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return tmp_path / "data"

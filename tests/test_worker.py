@@ -18,7 +18,6 @@ import time
 import uuid
 
 import pytest
-
 from sqlalchemy import func, select
 
 from api.jobs import claim_item, run_local, submit_batch, worker_id
@@ -29,6 +28,7 @@ from models.fields import DocType
 from samples.content import _ubnd, make_spec
 from samples.render import render_pdf
 from samples.sign import sign_as_printed
+from tests.conftest import ON_CI
 from tests.test_batch import PHONG_DIEN, PHU_VANG, XA, YEAR, plan, scanned_notice
 from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
 from verifier.settings import Settings
@@ -45,7 +45,8 @@ def redis_listening() -> bool:
         return probe.connect_ex(REDIS) == 0
 
 
-needs_redis = pytest.mark.skipif(not redis_listening(), reason="no Redis on 127.0.0.1:6379")
+needs_redis = pytest.mark.skipif(not (ON_CI or redis_listening()),
+                                 reason="no Redis on 127.0.0.1:6379")
 
 
 @pytest.fixture(scope="module")
