@@ -228,12 +228,9 @@ def submit_batch(store: Store, *, created_by: int | None, ruleset_id: str, year:
     if not items and not refused:
         raise BatchError("a batch needs at least one item")
     if webhook_url:
-        from api.webhook import WebhookRefused, check_webhook_url
+        from api.webhook import check_webhook_url
 
-        try:
-            check_webhook_url(webhook_url, webhook_hosts)
-        except WebhookRefused as refused_url:
-            raise BatchError(refused_url.message) from None
+        check_webhook_url(webhook_url, webhook_hosts)
     placeholders = [NewBatchItem(r.unit, r.level, r.criterion, ()) for r in refused]
     batch = store.create_batch(created_by, ruleset_id, year, webhook_url=webhook_url,
                                items=items + placeholders)

@@ -185,10 +185,7 @@ class Store:
 
     def get_document(self, sha256: str) -> DocumentRow:
         with self.session() as session:
-            row = session.get(DocumentRow, sha256)
-            if row is None:
-                raise NotFound(f"no document {sha256}")
-            return row
+            return _required(session, DocumentRow, sha256, f"no document {sha256}")
 
     def document_path(self, sha256: str) -> Path:
         return self.data_dir / self.get_document(sha256).stored_path
@@ -232,10 +229,7 @@ class Store:
 
     def get_verdict(self, verdict_id: int) -> VerdictRow:
         with self.session() as session:
-            row = session.get(VerdictRow, verdict_id)
-            if row is None:
-                raise NotFound(f"no verdict {verdict_id}")
-            return row
+            return _required(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
 
     def override_verdict(self, verdict_id: int, status: str, points: float, reason: str,
                          actor: int | None) -> OverrideRow:
@@ -250,9 +244,7 @@ class Store:
             raise InvalidOverride(f"unknown status {status!r} (known: "
                                   f"{', '.join(s.value for s in VerdictStatus)})") from None
         with self.session() as session:
-            verdict = session.get(VerdictRow, verdict_id)
-            if verdict is None:
-                raise NotFound(f"no verdict {verdict_id}")
+            verdict = _required(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
             if not 0 <= points <= verdict.max_points:
                 raise InvalidOverride(f"points must be between 0 and {verdict.max_points:g}")
             row = OverrideRow(verdict_id=verdict_id, status=status, points=points, reason=reason,
@@ -267,11 +259,21 @@ class Store:
             session.flush()
             return row
 
+    def overrides_by_verdict(self, verdict_ids: Sequence[int]) -> dict[int, list[OverrideRow]]:
+        """The overrides of each of these verdicts, oldest first."""
+        found: dict[int, list[OverrideRow]] = {}
+        with self.session() as session:
+            for start in range(0, len(verdict_ids), 500):        # bounded IN lists
+                chunk = verdict_ids[start:start + 500]
+                for row in session.scalars(select(OverrideRow)
+                                           .where(OverrideRow.verdict_id.in_(chunk))
+                                           .order_by(OverrideRow.id)):
+                    found.setdefault(row.verdict_id, []).append(row)
+        return found
+
     def verdict_overrides(self, verdict_id: int) -> list[OverrideRow]:
         """Overrides of a verdict, oldest first: the last one is in force."""
-        with self.session() as session:
-            return list(session.scalars(select(OverrideRow).where(
-                OverrideRow.verdict_id == verdict_id).order_by(OverrideRow.id)))
+        return self.overrides_by_verdict([verdict_id]).get(verdict_id, [])
 
     # -- batches and the job table ----------------------------------------------------------
 
@@ -290,19 +292,15 @@ class Store:
         """More items for a batch not yet finished. Add them all before workers can finish the
         ones already queued: a batch with nothing queued or running may be closed."""
         with self.session() as session:
-            batch = session.get(BatchRow, batch_id, with_for_update=True)
-            if batch is None:
-                raise NotFound(f"no batch {batch_id}")
+            batch = _required(session, BatchRow, batch_id, f"no batch {batch_id}",
+                              with_for_update=True)
             if batch.status == BatchStatus.DONE:
                 raise StoreError(f"batch {batch_id} is finished; start a new one")
             return _add_items(session, batch, items)
 
     def get_batch(self, batch_id: str) -> BatchRow:
         with self.session() as session:
-            batch = session.get(BatchRow, batch_id)
-            if batch is None:
-                raise NotFound(f"no batch {batch_id}")
-            return batch
+            return _required(session, BatchRow, batch_id, f"no batch {batch_id}")
 
     def batch_items(self, batch_id: str) -> list[BatchItemRow]:
         with self.session() as session:
@@ -339,9 +337,7 @@ class Store:
         verdict stored then is returned."""
         try:
             with self.session() as session:
-                item = session.get(BatchItemRow, item_id)
-                if item is None:
-                    raise NotFound(f"no batch item {item_id}")
+                item = _required(session, BatchItemRow, item_id, f"no batch item {item_id}")
                 if item.state != ItemState.DONE:
                     row = _add_verdict(session, verdict, item.documents)
                     marked = session.execute(
@@ -374,10 +370,8 @@ class Store:
         with self.session() as session:
             session.execute(update(BatchItemRow).where(*which)
                             .values(**values).execution_options(synchronize_session=False))
-            item = session.get(BatchItemRow, item_id, populate_existing=True)
-            if item is None:
-                raise NotFound(f"no batch item {item_id}")
-            return item
+            return _required(session, BatchItemRow, item_id, f"no batch item {item_id}",
+                             populate_existing=True)
 
     def requeue_stuck(self, now: dt.datetime | None = None, *, max_attempts: int = 3) -> int:
         """The sweeper: items running past their deadline go back to the queue; after
@@ -438,9 +432,7 @@ class Store:
 
     def batch_progress(self, batch_id: str) -> BatchProgress:
         with self.session() as session:
-            batch = session.get(BatchRow, batch_id)
-            if batch is None:
-                raise NotFound(f"no batch {batch_id}")
+            batch = _required(session, BatchRow, batch_id, f"no batch {batch_id}")
             counts = {state.value: 0 for state in ItemState}
             counts.update(session.execute(
                 select(BatchItemRow.state, func.count()).where(BatchItemRow.batch_id == batch_id)
@@ -538,6 +530,14 @@ def verdict_flags(status: str, checks: Iterable[dict]) -> tuple[list[str], list[
     flags += sorted({f"signature:{c['name']}" for c in doubtful
                      if c.get("name") in signature_checks()})
     return flags, doubtful
+
+
+def _required(session: Session, model, key, missing: str, **options):
+    """The row with this primary key, or NotFound saying `missing`."""
+    row = session.get(model, key, **options)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def _add_verdict(session: Session, verdict: Verdict, evidence: Sequence[str]) -> VerdictRow:

@@ -29,9 +29,9 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from api.jobs import BatchError
 from api.store import Store
 from models.db import BatchRow, ItemState
-from models.errors import KiemchungError
 
 SIGNATURE_HEADER = "X-Kiemchung-Signature"
 TIMEOUT = 5.0          # seconds per try
@@ -40,8 +40,8 @@ PAUSE = 1.0            # seconds before the second try, doubled before the third
 log = logging.getLogger("kiemchung.webhook")
 
 
-class WebhookRefused(KiemchungError):
-    exit_code = 2
+class WebhookRefused(BatchError):
+    """A webhook URL the server will not call."""
 
 
 def check_webhook_url(url: str, allowed_hosts: Sequence[str] = ()) -> None:

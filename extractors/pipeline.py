@@ -21,10 +21,6 @@ from models.inspection import Inspection
 from models.marks import AuthenticityMarks
 
 
-def read_input(path: Path) -> bytes:
-    return read_file(path)
-
-
 def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
                   ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
     """Everything kiemchung reads from one file. Scanned pages are OCR'd only where the fields
@@ -43,7 +39,7 @@ def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
 
 def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 300,
                  whole_text: bool = False) -> Inspection:
-    return inspect_bytes(read_input(path), str(path), trust=trust, ocr_dpi=ocr_dpi,
+    return inspect_bytes(read_file(path), str(path), trust=trust, ocr_dpi=ocr_dpi,
                          whole_text=whole_text)
 
 

@@ -35,7 +35,7 @@ from api.schemas import (
     BatchZipForm,
 )
 from api.store import NewBatchItem, Store
-from models.db import ApiKey, BatchRow, OverrideRow, VerdictRow
+from models.db import ApiKey, BatchRow, VerdictRow
 from verifier.ruleset import load_ruleset
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -198,11 +198,7 @@ def get_batch_results(batch_id: str, key: CurrentKey, store: StoreDep):
     with store.session() as session:
         verdicts = {row.id: row for row in session.scalars(
             select(VerdictRow).where(VerdictRow.id.in_(verdict_ids)))} if verdict_ids else {}
-        overrides: dict[int, list[OverrideRow]] = {}
-        if verdict_ids:
-            for row in session.scalars(select(OverrideRow).where(
-                    OverrideRow.verdict_id.in_(verdict_ids)).order_by(OverrideRow.id)):
-                overrides.setdefault(row.verdict_id, []).append(row)
+    overrides = store.overrides_by_verdict(verdict_ids)
     results = []
     for item in items:
         row = verdicts.get(item.verdict_id)

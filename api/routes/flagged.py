@@ -12,7 +12,7 @@ from api.deps import CurrentKey, StoreDep, unit_scope
 from api.routes.verdicts import in_force
 from api.schemas import FlaggedItem
 from api.store import Store, verdict_flags
-from models.db import BatchItemRow, OverrideRow, VerdictRow
+from models.db import BatchItemRow, VerdictRow
 from models.verdicts import VerdictStatus, points_value
 
 router = APIRouter(prefix="/flagged", tags=["flagged"])
@@ -50,20 +50,10 @@ def flagged_items(store: Store, *, unit: str | None = None, criterion: str | Non
                           "problem_checks": doubtful, "batch_id": batch_id, "row": row})
             if limit is not None and len(items) >= limit:
                 break
-        overrides = _overrides_by_verdict(session, [item["verdict_id"] for item in items])
+    overrides = store.overrides_by_verdict([item["verdict_id"] for item in items])
     for item in items:
         item["in_force"] = in_force(item.pop("row"), overrides.get(item["verdict_id"], []))
     return items
-
-
-def _overrides_by_verdict(session, verdict_ids: list[int]) -> dict[int, list[OverrideRow]]:
-    found: dict[int, list[OverrideRow]] = {}
-    for start in range(0, len(verdict_ids), 500):        # bounded IN lists
-        chunk = verdict_ids[start:start + 500]
-        for row in session.scalars(select(OverrideRow).where(OverrideRow.verdict_id.in_(chunk))
-                                   .order_by(OverrideRow.id)):
-            found.setdefault(row.verdict_id, []).append(row)
-    return found
 
 
 @router.get("", response_model=list[FlaggedItem], summary="Flagged verdicts, filterable")
