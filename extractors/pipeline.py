@@ -1,8 +1,8 @@
-"""One evidence file to facts, stage by stage: text (layer or OCR) → fields → signatures → marks."""
+"""One evidence file to facts: marks (seal, handwriting: where OCR must read) → text (layer or
+OCR) → fields → signatures. A PDF is opened once by MuPDF for the marks and the text."""
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Iterator
 from io import BytesIO
@@ -13,7 +13,14 @@ from PIL import Image, ImageSequence
 
 from extractors.fields import extract_fields
 from extractors.images import DAMAGED_IMAGE
-from extractors.reader import detect_kind, display_name, read_document_bytes, read_file
+from extractors.reader import (
+    detect_kind,
+    display_name,
+    open_pdf,
+    quiet_mupdf,
+    read_document_bytes,
+    read_file,
+)
 from extractors.seal import find_marks
 from extractors.signatures import TrustStore, read_signatures
 from models.errors import InputFileError, KiemchungError
@@ -25,15 +32,17 @@ def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
                   ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
     """Everything kiemchung reads from one file. Scanned pages are OCR'd only where the fields
     stand (found from the seals and handwriting, extractors/regions.py) unless `whole_text`."""
-    with _quiet_mupdf():
-        pdf = detect_kind(data) == "pdf"
-        marks = _pdf_marks(data) if pdf else None
-        text = read_document_bytes(data, name, ocr_dpi=ocr_dpi,
-                                   fields_only=None if whole_text else marks)
-        if marks is None:
+    with quiet_mupdf():
+        if detect_kind(data) == "pdf":
+            with open_pdf(data, name) as pdf:         # parsed once for the marks and the text
+                marks = _pdf_marks(pdf)
+                text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
+                                           fields_only=None if whole_text else marks)
+        else:
+            text = read_document_bytes(data, name, ocr_dpi=ocr_dpi)
             marks = find_marks(_image_frames(data))
         fields = extract_fields(text)
-        signatures = _signatures(data, name, trust) if pdf else ()
+        signatures = _signatures(data, name, trust) if text.kind == "pdf" else ()
     return Inspection(file=name, text=text, fields=fields, signatures=signatures, marks=marks)
 
 
@@ -43,10 +52,10 @@ def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 
                          whole_text=whole_text)
 
 
-def _pdf_marks(data: bytes) -> AuthenticityMarks:
-    # A file MuPDF cannot open has no marks; reading its text says what is wrong with it.
+def _pdf_marks(pdf: pymupdf.Document) -> AuthenticityMarks:
+    # A broken file may have no marks to find; reading its text says what is wrong with it.
     try:
-        return find_marks(data)
+        return find_marks(pdf)
     except Exception:   # noqa: BLE001 — MuPDF raises one of several types
         return AuthenticityMarks()
 
@@ -77,18 +86,3 @@ def _image_frames(data: bytes) -> Iterator[Image.Image]:
                 except (StopIteration, *DAMAGED_IMAGE):
                     return
                 yield frame
-
-
-@contextlib.contextmanager
-def _quiet_mupdf() -> Iterator[None]:
-    """MuPDF prints what it repairs on a damaged file to standard output, where it would
-    corrupt `inspect --json`; the reader reports damage in the inspection instead."""
-    errors, warnings = pymupdf.TOOLS.mupdf_display_errors(), \
-        pymupdf.TOOLS.mupdf_display_warnings()
-    pymupdf.TOOLS.mupdf_display_errors(False)
-    pymupdf.TOOLS.mupdf_display_warnings(False)
-    try:
-        yield
-    finally:
-        pymupdf.TOOLS.mupdf_display_errors(errors)
-        pymupdf.TOOLS.mupdf_display_warnings(warnings)

@@ -8,9 +8,11 @@ page error, and a page or image too large to render is not OCR'd.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -51,17 +53,21 @@ def read_file(path: Path) -> bytes:
 
 
 def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
-                        fields_only: AuthenticityMarks | None = None) -> DocumentText:
+                        fields_only: AuthenticityMarks | None = None,
+                        pdf: pymupdf.Document | None = None) -> DocumentText:
     """Read a file given as bytes; `name` is used in messages and as DocumentText.path. With
     `fields_only` (the file's seals and handwriting), scanned PDF pages are OCR'd only where
-    the fields stand (extractors/regions.py); else every page is read whole."""
+    the fields stand (extractors/regions.py); else every page is read whole. `pdf`: these
+    bytes already opened (`open_pdf`), so that they are parsed once."""
     shown = display_name(name)
     if not data:
         raise InputFileError(f"{shown}: the file is empty (0 bytes)")
     digest = hashlib.sha256(data).hexdigest()
     kind = detect_kind(data)
     if kind == "pdf":
-        pages, errors = _read_pdf(data, shown, ocr_dpi, fields_only)
+        with quiet_mupdf(), contextlib.ExitStack() as opened:
+            doc = pdf if pdf is not None else opened.enter_context(open_pdf(data, name))
+            pages, errors = _read_pdf_pages(doc, data, shown, ocr_dpi, fields_only)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="pdf", errors=errors)
     if kind == "image":
         pages = read_image_pages(data, shown)
@@ -123,20 +129,28 @@ def describe_unsupported(data: bytes) -> str:
         return f"not a {SUPPORTED} file"
 
 
-def _read_pdf(data: bytes, name: str, ocr_dpi: int, fields_only: AuthenticityMarks | None
-              ) -> tuple[tuple[Page, ...], tuple[str, ...]]:
-    shown = pymupdf.TOOLS.mupdf_display_errors()
-    pymupdf.TOOLS.mupdf_display_errors(False)   # repair chatter on stderr is not for users
+def open_pdf(data: bytes, name: str) -> pymupdf.Document:
+    """The PDF as MuPDF opens it (repairing what it can); InputFileError when it cannot."""
     try:
-        try:
-            doc = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as exc:   # MuPDF raises several types for unreadable files
-            raise InputFileError(f"{name}: damaged PDF that cannot be opened "
-                                 f"({mupdf_reason(exc)}): {REFETCH}") from exc
-        with doc:
-            return _read_pdf_pages(doc, data, name, ocr_dpi, fields_only)
+        return pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:   # MuPDF raises several types for unreadable files
+        raise InputFileError(f"{display_name(name)}: damaged PDF that cannot be opened "
+                             f"({mupdf_reason(exc)}): {REFETCH}") from exc
+
+
+@contextlib.contextmanager
+def quiet_mupdf() -> Iterator[None]:
+    """MuPDF prints what it repairs on a damaged file to standard output, where it would
+    corrupt `inspect --json`; the reader reports damage in the inspection instead."""
+    errors, warnings = pymupdf.TOOLS.mupdf_display_errors(), \
+        pymupdf.TOOLS.mupdf_display_warnings()
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        yield
     finally:
-        pymupdf.TOOLS.mupdf_display_errors(shown)
+        pymupdf.TOOLS.mupdf_display_errors(errors)
+        pymupdf.TOOLS.mupdf_display_warnings(warnings)
 
 
 def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str, ocr_dpi: int,
