@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo test eval system venv clean samples bench fuzz
+.PHONY: demo test eval eval-real system venv clean samples bench fuzz
 
 # Debian packages: installed only when something is missing (root, as on CI).
 system:
@@ -51,3 +51,9 @@ fuzz: venv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# Field accuracy on the labelled real documents of ../shared/realdocs, by kind, misses listed,
+# then `make eval` on a freshly generated corpus.
+eval-real: venv
+	$(BIN)/python -m samples.evaluate_real
+	$(BIN)/python -m samples.evaluate --count 30 --seed 2024

@@ -78,16 +78,58 @@ def doc_type_is(ctx: EvidenceContext, types: list[str],
     return passed(f"document is a {f.value.value}", where)
 
 
+# The tier of government an issuer belongs to, read from its name or else its superior's.
+# A unit's evidence is issued at its own tier: the province's notices handed in by a district,
+# or a district's by a commune, are not the unit's own.
+_TIER_OF_LEVEL = {"so": "province", "huyen": "district", "xa": "commune"}
+_PLACE_WORD = re.compile(r"\b(tỉnh|thành phố|thị xã|huyện|quận|thị trấn|xã|phường)\b\s*(.*)")
+_TIER_OF_WORD = {"tỉnh": "province", "thị xã": "district", "huyện": "district",
+                 "quận": "district", "thị trấn": "commune", "xã": "commune",
+                 "phường": "commune"}
+# Cities under the central government are provinces; other cities are districts. Huế is left
+# out: a district-level city until 2025, centrally run since, so its name alone cannot say.
+_CENTRAL_CITIES = ("hà nội", "hồ chí minh", "hải phòng", "đà nẵng", "cần thơ")
+
+
+def agency_tier(name: str) -> str | None:
+    """"province", "district", "commune" for an agency's printed name, if it says."""
+    folded = fold(name)
+    if folded.startswith("sở "):
+        return "province"           # a provincial department
+    match = _PLACE_WORD.search(folded)
+    if match is None:
+        return None
+    word, rest = match.groups()
+    if word == "thành phố":
+        if rest.startswith("huế"):
+            return None
+        return "province" if rest.startswith(_CENTRAL_CITIES) else "district"
+    return _TIER_OF_WORD[word]
+
+
+def issuer_tier(issuer: str, superior: str | None) -> str | None:
+    return agency_tier(issuer) or (agency_tier(superior) if superior else None)
+
+
 @check("issuer_is_unit")
 def issuer_is_unit(ctx: EvidenceContext) -> CheckResult:
-    """The printed issuing agency is the unit being evaluated."""
+    """The printed issuing agency is the unit being evaluated, and of its tier (province for
+    level so, district for huyen, commune for xa) even when no unit is named."""
     unit = ctx.scope.unit
-    if not unit:
-        return not_applicable("no unit given to compare the issuer with")
     f = ctx.fields.issuer
     if f is None:
+        if not unit:
+            return not_applicable("no unit given to compare the issuer with")
         return review(f"the issuing agency could not be read (expected {unit})")
     where = Where.of(f.provenance)
+    superior = ctx.fields.value("superior_agency")
+    tier, wanted = issuer_tier(f.value, superior), _TIER_OF_LEVEL.get(ctx.scope.level)
+    if tier and wanted and tier != wanted:
+        printed = f"{f.value} ({superior})" if superior else f.value
+        return failed(f"issued by “{printed}”, a {tier} body: not the own evidence of a "
+                      f"{wanted} unit (level {ctx.scope.level})", where)
+    if not unit:
+        return not_applicable("no unit given to compare the issuer with")
     match = compare_agencies(f.value, unit)
     if match.match == Match.SAME:
         return passed(f"issued by {f.value}", where)

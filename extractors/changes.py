@@ -146,6 +146,12 @@ class RevisionHistory:
             self._revisions[index] = self._judge(index)
         return self._revisions[index]
 
+    def harmless_after(self, signed_revision: int) -> bool:
+        """Whether every revision after `signed_revision`, judged against its predecessor,
+        only added signatures, validation data or nothing effective."""
+        return all(self.revision(index).harmless for index in
+                   range(signed_revision + 1, self.reader.xrefs.total_revisions))
+
     def changes_after(self, signed_revision: int, signed_end: int,
                       diff_result: DiffResult | SuspiciousModification | None
                       ) -> SignatureChanges:
@@ -291,9 +297,13 @@ def _word_changes(old: pymupdf.Document, new: pymupdf.Document
     changes: list[ChangedWord] = []
     summary = ""
     for index in range(max(old.page_count, new.page_count)):
-        # The text of signature appearances added later is expected, as in the renderings.
+        # The text of signature appearances added later is expected, as in the renderings;
+        # and what lies under them is covered, not removed: real agency seals are drawn over
+        # the signer's title ("GIÁM ĐỐC"), and words there may come out split or merged with
+        # the appearance. A change anywhere else on the page is still a change.
         added = _added_signature_boxes(old, new, index)
-        before = _page_words(old, index)
+        before = [(text, box) for text, box in _page_words(old, index)
+                  if not any(_centre_inside(box, rect) for rect in added)]
         after = [(text, box) for text, box in _page_words(new, index)
                  if not any(_centre_inside(box, rect) for rect in added)]
         matcher = difflib.SequenceMatcher(None, [w for w, _ in before], [w for w, _ in after],

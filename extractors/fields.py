@@ -1,17 +1,25 @@
 """Field extraction: what a document is, its number, date, issuer, subject, signer and recipients.
 
 Decree 30/2020 fixes where each field stands on the page, so the extractor works from layout
-anchors first (the motto, `Số:`, the type name, `Nơi nhận`) and reads each field only in its
-own region: the issue date from the place-and-date line of the header band (never from
-`Căn cứ` lines or the body), the signer from the end of the signer block (never a name in the
-body). Anchors are matched with rapidfuzz and spaCy's fuzzy Matcher so that OCR slips
-("ngảy", "Sô:") still land.
+anchors (the motto, `Số:`, the type name, `Nơi nhận`) and reads each field only in its own
+region, by position, never by the order of the text: the left header column holds the agencies,
+the number and a Công văn's `V/v`; the right one the place-and-date line; the centred type name
+and subject follow; the signer block stands bottom right. Fragments the e-office system stamped
+at issuance (the number, the day) are first put back into their lines (extractors/layout.py).
+
+What is not the document is left out: incoming-registry stamps (`ĐẾN Số: 9639 Ngày: …`), the
+gazette's and signing tools' `Ký bởi … Thời gian ký` text, `Căn cứ` lines quoting other
+documents. OCR'd header and signer lines get their diacritics restored from the lexicon of
+headers (extractors/lexicon.py), each change lowering the confidence. Anchors are matched with
+rapidfuzz and spaCy's fuzzy Matcher so that OCR slips ("ngảy", "Sô:") still land.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +27,8 @@ import spacy
 from rapidfuzz import fuzz
 from spacy.matcher import Matcher
 
+from extractors.layout import merge_fragments
+from extractors.lexicon import SNAPPED_CONFIDENCE, snap_line, snap_name, unmarked
 from models.document import BBox, DocumentText, Line, Page, TextSource, nfc
 from models.fields import DocType, DocumentFields, Field, Provenance, Signer
 
@@ -45,18 +55,33 @@ AUTHORITIES = ("TUQ.", "KT.", "TM.", "TL.", "Q.")
 # Words that open a new agency name in the header's left column; other lines continue one.
 AGENCY_STARTS = ("ỦY BAN", "UỶ BAN", "UBND", "HĐND", "HỘI ĐỒNG", "SỞ", "BỘ", "BAN", "PHÒNG",
                  "VĂN PHÒNG", "TRUNG TÂM", "TRƯỜNG", "CÔNG AN", "CHI CỤC", "CỤC", "TỔNG CỤC",
-                 "THANH TRA", "ĐẢNG ỦY", "HUYỆN ỦY", "TỈNH ỦY", "BỘ CHỈ HUY", "ĐÀI", "BÁO")
+                 "THANH TRA", "ĐẢNG ỦY", "HUYỆN ỦY", "TỈNH ỦY", "BỘ CHỈ HUY", "ĐÀI", "BÁO",
+                 "HỘI ", "LIÊN ĐOÀN", "ĐOÀN ", "MẶT TRẬN", "VIỆN", "BỆNH VIỆN", "KHO BẠC")
 # Titles that stand in signer blocks; OCR'd titles are snapped to them (noise from the
 # handwritten signature often joins the title line, and "TỊCH" loses its dot).
-KNOWN_TITLES = ("PHÓ CHỦ TỊCH", "CHỦ TỊCH", "PHÓ GIÁM ĐỐC", "GIÁM ĐỐC", "PHÓ CHÁNH VĂN PHÒNG",
-                "CHÁNH VĂN PHÒNG", "PHÓ TRƯỞNG PHÒNG", "TRƯỞNG PHÒNG", "PHÓ TRƯỞNG BAN",
-                "TRƯỞNG BAN", "PHÓ BÍ THƯ", "BÍ THƯ", "CHÁNH THANH TRA", "PHÓ CHÁNH THANH TRA",
-                "CỤC TRƯỞNG", "PHÓ CỤC TRƯỞNG", "CHI CỤC TRƯỞNG", "HIỆU TRƯỞNG")
+KNOWN_TITLES = ("PHÓ CHỦ TỊCH THƯỜNG TRỰC", "PHÓ CHỦ TỊCH", "CHỦ TỊCH", "PHÓ GIÁM ĐỐC",
+                "GIÁM ĐỐC", "PHÓ CHÁNH VĂN PHÒNG", "CHÁNH VĂN PHÒNG", "PHÓ TRƯỞNG PHÒNG",
+                "TRƯỞNG PHÒNG", "PHÓ TRƯỞNG BAN", "TRƯỞNG BAN", "PHÓ BÍ THƯ", "BÍ THƯ",
+                "CHÁNH THANH TRA", "PHÓ CHÁNH THANH TRA", "CỤC TRƯỞNG", "PHÓ CỤC TRƯỞNG",
+                "CHI CỤC TRƯỞNG", "HIỆU TRƯỞNG", "BỘ TRƯỞNG", "THỨ TRƯỞNG", "TỔNG GIÁM ĐỐC",
+                "VIỆN TRƯỞNG")
+RANKS = re.compile(r"^(?:Đại|Thượng|Trung|Thiếu)\s+(?:tướng|tá|úy|uý)\b\.?\s*", re.IGNORECASE)
 BODY_OPENERS = ("căn cứ", "kính gửi", "điều ", "theo đề nghị", "xét đề nghị")
 
-NUMBER_RE = re.compile(r"S\S{0,2}\s*[:.;]?\s*(\d{1,4}\s*/\s*[\wĐđ.\-/ ]*[\wĐđ])", re.UNICODE)
-NUMBER_SHAPE_RE = re.compile(r"^\d{1,4}/(?:\d{4}/)?[A-ZĐa-z0-9]+(?:-[A-ZĐa-z0-9.]+)*$")
+# The number after `Số`: digits, an optional year, then symbols joined by "-" (the spaces of
+# a stamped number's gap and of OCR around "/" and "-" are dropped first).
+NUMBER_LABEL_RE = re.compile(r"^\W{0,2}S[^\s\d/]{0,2}\s*[:.;]?\s*", re.UNICODE)
+NUMBER_SHAPE_RE = re.compile(
+    r"^\d{1,5}/(?:\d{4}/)?[A-ZĐa-zđ0-9]+(?:\([A-ZĐa-zđ0-9]+\))?(?:-[A-ZĐa-zđ0-9.&]+"
+    r"(?:\([A-ZĐa-zđ0-9]+\))?)*$")
 PERSON_NAME_RE = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\s+){1,5}[A-ZĐÀ-Ỹ][a-zđà-ỹ]*$")
+# Text of incoming-registry stamps and of signing tools' visible signatures: never a field.
+STAMP_RE = re.compile(r"(?-i:\bĐẾN\b)|\bĐến\s*:?\s*Số|^\W*Ngày\s*:|^\W*Giờ\s*:|Ký\s*bởi|Thời\s*gian\s*ký|"
+                      r"Email\s*:|\S@\S+\.\w|Cơ\s*quan\s*:|^\W*Chuyển\s*:|\+07:00|"
+                      r"\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}|"
+                      r"^\W*Số\s*:?\s*\d+\s*$", re.IGNORECASE)
+DECORATION = set("-_–—.=~|*•·'\"` ")
+OCR_CONFIDENCE_CAP = 0.89   # an OCR'd value is never as sure as a typed one
 
 
 @lru_cache(maxsize=1)
@@ -73,8 +98,6 @@ def _nlp() -> tuple[spacy.language.Language, Matcher]:
     matcher.add("DATE_NUMERIC", [[
         {"LOWER": {"FUZZY1": "ngày"}}, {"TEXT": {"REGEX": r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\W*$"}},
     ]])
-    matcher.add("AUTHORITY", [[{"TEXT": {"REGEX": r"^(TUQ|KT|TM|TL|Q)\.?$"}, "OP": "?"},
-                               {"TEXT": {"REGEX": r"^(TUQ|KT|TM|TL|Q)\."}}]])
     return nlp, matcher
 
 
@@ -106,13 +129,24 @@ class _Located:
 
     @property
     def confidence(self) -> float:
-        if self.page.source != TextSource.OCR:
+        words = min(line.confidence for line in self.lines)
+        if self.page.source != TextSource.OCR and words >= 1.0:
             return 0.99
-        return min(line.confidence for line in self.lines)
+        return min(OCR_CONFIDENCE_CAP, words)
+
+    @property
+    def source(self) -> str:
+        if self.page.source == TextSource.OCR:
+            return "ocr"
+        words = [w for line in self.lines for w in line.words]
+        if self.page.overlays and any(self.page.in_overlay(w.bbox) for w in words):
+            return "appearance"
+        return str(self.page.source)
 
     def field(self, value, *, span: tuple[int, int] | None = None, score: float = 100.0) -> Field:
         confidence = round(self.confidence * min(1.0, score / 100.0), 3)
-        return Field(value, confidence, Provenance(self.page.number, self.bbox, self.text, span))
+        return Field(value, confidence, Provenance(self.page.number, self.bbox, self.text, span,
+                                                   self.source))
 
 
 def _sorted_lines(page: Page) -> list[Line]:
@@ -128,6 +162,88 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", nfc(text)).strip(" .;,:")
 
 
+
+
+def _has_letter_or_digit(word: str) -> bool:
+    """A real letter or digit: OCR's specks include modifier letters ("ˆ"), which are not."""
+    return any(unicodedata.category(ch) in ("Lu", "Ll", "Nd") for ch in word)
+
+
+def _trimmed(text: str) -> str:
+    """`_clean` and also the rules and specks OCR reads around a header line (`| ỦY BAN`,
+    `_—_ UBND`, `TẠO ˆ`)."""
+    words = _clean(text).split()
+    while words and not _has_letter_or_digit(words[0]):
+        words.pop(0)
+    while words and not _has_letter_or_digit(words[-1]):
+        words.pop()
+    text = re.sub(r"^[\W_]+(?=\w)", "", " ".join(words))
+    return re.sub(r"(?<=[\w)])[^\w)]+$", "", text).strip()
+
+
+def _joined(lines: list[Line] | tuple[Line, ...]) -> str:
+    """The text of lines that wrap one name or sentence: the rules and specks OCR reads at
+    their edges dropped, commas kept, a number split after its "-" or "/" joined again."""
+    text = ""
+    for line in lines:
+        part = re.sub(r"^[\W_]+(?=\w)", "", line.text.strip())
+        part = re.sub(r"\s+[-_–—.=~|*•·'\"`]+$", "", part)    # a rule or specks, apart
+        if text and re.search(r"\w[/-]$", text) and re.match(r"^[A-ZĐ0-9]", part):
+            text += part
+        else:
+            text = f"{text} {part}" if text else part
+    return _trimmed(text)
+
+
+def _is_decoration(text: str) -> bool:
+    return set(text) <= DECORATION
+
+
+def _is_stamp(line: Line) -> bool:
+    return line.coloured or bool(STAMP_RE.search(line.text))
+
+
+def _without_stamps(lines: list[Line]) -> list[Line]:
+    """`lines` less an incoming-registry stamp: its `ĐẾN`, `Số: 9639`, `Ngày: …` lines and
+    the receiving agency's name printed just above them."""
+    anchors = [ln for ln in lines if _is_stamp(ln)]
+
+    def above_anchor(line: Line) -> bool:
+        return any(0 <= a.bbox.y0 - line.bbox.y1 <= 1.5 * _height(a)
+                   and min(a.bbox.x1, line.bbox.x1) - max(a.bbox.x0, line.bbox.x0) > 0
+                   and re.search(r"(?-i:\bĐẾN\b)", a.text) for a in anchors)
+    kept = [ln for ln in lines if ln not in anchors]
+    return [ln for ln in kept if not above_anchor(ln)]
+
+
+def _height(line: Line) -> float:
+    return max(line.bbox.y1 - line.bbox.y0, 1.0)
+
+
+def _prepared(page: Page) -> Page:
+    """The page's lines as a person reads them: stamped fragments put into their lines; on an
+    OCR'd page, header words given back the marks OCR lost."""
+    lines = merge_fragments(page.lines)
+    if page.source == TextSource.OCR:
+        lines = tuple(part for line in lines for part in _motto_apart(snap_line(line), page))
+    return dataclasses.replace(page, lines=lines)
+
+
+def _motto_apart(line: Line, page: Page) -> list[Line]:
+    """OCR may read the agency and the motto beside it as one line ("BỘ GIÁO DỤC VÀ ĐÀO TẠO
+    CỘNG HOÀ XÃ HỘI …"): the motto is then split off where it starts."""
+    words = line.words
+    if line.bbox.y0 > page.height * 0.4 or len(words) < 9:
+        return [line]
+    for i in range(1, len(words) - 1):
+        pair = f"{words[i].text} {words[i + 1].text}".upper()
+        if fuzz.ratio(unmarked(pair), "cong hoa") >= 80 and \
+                fuzz.partial_ratio(MOTTO, " ".join(w.text for w in words[i:]).upper()) >= 80:
+            return [dataclasses.replace(line, words=words[:i]),
+                    dataclasses.replace(line, words=words[i:])]
+    return [line]
+
+
 def _find_motto(page: Page) -> Line | None:
     best, best_score = None, 0.0
     for line in page.lines:
@@ -140,20 +256,30 @@ def _find_motto(page: Page) -> Line | None:
 
 
 def _type_line(page: Page, below: float) -> tuple[Line, DocType, float] | None:
-    """The centred type name (e.g. "KẾ HOẠCH") below the header band."""
+    """The centred type name (e.g. "KẾ HOẠCH") below the header band, in the page's top half."""
     for line in _sorted_lines(page):
-        if line.bbox.y0 <= below or not _is_caps(line.text):
+        if line.bbox.y0 <= below or line.bbox.y0 > page.height * 0.5 or not _is_caps(line.text):
             continue
         centre = (line.bbox.x0 + line.bbox.x1) / 2
-        if abs(centre - page.width / 2) > page.width * 0.15:
+        if abs(centre - page.width / 2) > page.width * 0.15 or _is_stamp(line):
             continue
-        text = line.text.upper()
+        words = _trimmed(line.text).upper().split()
         for doc_type, (name, _) in TYPE_NAMES.items():
-            head = text[: len(name) + 2]
-            score = fuzz.ratio(name, head[: len(name)])
-            if score >= 85 and (len(text) == len(name) or not text[len(name)].isalpha()):
+            head = " ".join(words[: len(name.split())])
+            # OCR keeps the letters of a type name more often than its marks ("KÉẺ HOẠCH").
+            score = max(fuzz.ratio(name, head), 0.95 * fuzz.ratio(unmarked(name), unmarked(head)))
+            if score >= 85:
                 return line, doc_type, score
     return None
+
+
+def _header_page(document: DocumentText) -> Page:
+    """The page the document's header stands on: the first with the motto among the first
+    three (a blank back or a cover may come first), else page 1."""
+    for page in document.pages[:3]:
+        if _find_motto(page) is not None:
+            return page
+    return document.pages[0]
 
 
 # --- the fields -------------------------------------------------------------------------------
@@ -161,20 +287,28 @@ def _type_line(page: Page, below: float) -> tuple[Line, DocType, float] | None:
 def extract_fields(document: DocumentText) -> DocumentFields:
     if not document.pages:
         return DocumentFields()
-    first = document.pages[0]
+    first = _prepared(_header_page(document))
     motto = _find_motto(first)
     header_top = motto.bbox.y0 if motto else 0.0
     type_found = _type_line(first, below=header_top + 1)
     header_bottom = type_found[0].bbox.y0 if type_found else _body_top(first)
-    header = [ln for ln in _sorted_lines(first) if ln.bbox.y1 <= header_bottom + 1]
+    header = _without_stamps([ln for ln in _sorted_lines(first)
+                              if ln.bbox.y1 <= header_bottom + 1])
     split_x = motto.bbox.x0 - 2 if motto else first.width * 0.45
+    header = [part for ln in header for part in _split_at(ln, split_x)]
     left = [ln for ln in header if ln.bbox.x1 <= split_x + first.width * 0.05]
-    right = [ln for ln in header if ln.bbox.x0 >= split_x - 2]
+    # The date line is centred under the motto and may start a little left of it.
+    right = [ln for ln in header if ln.bbox.x0 >= split_x - first.width * 0.1
+             and ln not in left]
+    # The agencies start level with the motto; what stands higher is a stamp or a margin note.
+    top = header_top - 2 * _height(motto) if motto else 0.0
+    left_below = [ln for ln in left if ln.bbox.y0 >= top]
 
-    number = _number(first, left or header)
+    number_line, number = _number(first, left_below or header)
     place, issue_date = _place_and_date(first, right or header)
-    superior, issuer = _agencies(first, left, number)
-    doc_type, type_name, subject = _type_and_subject(first, type_found, left, number)
+    superior, issuer = _agencies(first, left_below, number_line)
+    doc_type, type_name, subject = _type_and_subject(first, type_found, left_below, number_line,
+                                                     number)
     signer_page, signer = _signer(document)
     recipients = _recipients(signer_page) if signer_page else None
     copy_mark = _copy_mark(document)
@@ -186,6 +320,19 @@ def extract_fields(document: DocumentText) -> DocumentFields:
                           superior_agency=superior, subject=subject, signer=signer,
                           recipients=recipients, copy_mark=copy_mark,
                           appendix_file=appendix_file)
+
+
+def _split_at(line: Line, x: float) -> list[Line]:
+    """A header line typed across both columns with spaces ("Số: 12/UBND      Hà Nội, ngày …")
+    as its left and right parts: split at its widest gap, when it crosses the columns' edge
+    `x` and is wider than two line heights."""
+    words = line.words
+    if len(words) < 2 or not line.bbox.x0 < x < line.bbox.x1:
+        return [line]
+    i = max(range(1, len(words)), key=lambda k: words[k].bbox.x0 - words[k - 1].bbox.x1)
+    if words[i].bbox.x0 - words[i - 1].bbox.x1 < 2 * _height(line):
+        return [line]
+    return [dataclasses.replace(line, words=words[:i]), dataclasses.replace(line, words=words[i:])]
 
 
 COPY_MARKS = ("SAO Y", "SAO LỤC", "TRÍCH SAO")
@@ -230,39 +377,85 @@ def _is_noi_nhan(line: Line, page: Page) -> bool:
             and fuzz.ratio("nơi nhận", " ".join(words[:2]).lower().rstrip(":")) >= 80)
 
 
-def _number(page: Page, lines: list[Line]) -> Field[str] | None:
+def _number_label(text: str) -> re.Match | None:
+    """`Số:` opening a line (OCR: "Sô:", "Số;", "S6:")."""
+    match = NUMBER_LABEL_RE.match(text)
+    if not match or not match.group(0).strip():
+        return None
+    head = text[match.start(): match.end()].strip(" :.;").lstrip("|_—-–'\" ")
+    return match if fuzz.ratio("Số", head[:3]) >= 50 else None
+
+
+def _number(page: Page, lines: list[Line]) -> tuple[Line | None, Field[str] | None]:
+    """The `Số:` line of the left column and the number it reads. A line whose digits are not
+    digits (a handwritten or unreadable number) gives the line and no number."""
     for line in lines:
         text = line.text
-        match = NUMBER_RE.search(text)
-        if not match or fuzz.ratio("Số", text[match.start(): match.start() + 2]) < 50:
+        label = _number_label(text)
+        if label is None or "/" not in text:
             continue
-        value = re.sub(r"\s+", "", match.group(1))
-        score = 100.0 if NUMBER_SHAPE_RE.match(value) else 70.0
-        return _Located(page, (line,)).field(value, span=match.span(1), score=score)
-    return None
+        tail = re.sub(r"\s*([/\-])\s*", r"\1", text[label.end():]).strip()
+        token = tail.split(" ")[0].rstrip(".,;:")
+        if re.match(r"^\d{1,5}[A-ZĐ]", token):       # a stamp drawn over the "/"
+            token = re.sub(r"^(\d{1,5})", r"\1/", token)
+            score = 85.0
+        else:
+            score = 100.0
+        if not NUMBER_SHAPE_RE.match(token):
+            return line, None
+        start = text.find(token.split("/")[0], label.end())
+        return line, _Located(page, (line,)).field(token, span=(start, len(text)), score=score)
+    return None, None
 
 
 def _repair_number(number: Field[str], doc_type: DocType) -> Field[str]:
     """Undo OCR slips in a number's symbols: the type symbol must be the document type's
     ("TIr" → "TTr", "QĐÐ" → "QĐ"), and agency symbols are letters ("S1111" → "STTTT")."""
     seq, _, symbols = number.value.partition("/")
-    groups = symbols.split("-")
+    groups = symbols.split("/")
+    year = groups[0] + "/" if len(groups) > 1 else ""
+    groups = groups[-1].split("-")
     if doc_type in TYPE_NAMES:
         expected = TYPE_NAMES[doc_type][1]
         if groups[0] != expected and fuzz.ratio(groups[0].upper(), expected.upper()) >= 50:
             groups[0] = expected
     groups = [g.replace("1", "T") if re.search(r"[A-Za-zĐđ]", g) else g for g in groups]
-    repaired = f"{seq}/{'-'.join(groups)}"
+    repaired = f"{seq}/{year}{'-'.join(groups)}"
     if repaired == number.value:
         return number
     return Field(repaired, round(number.confidence * 0.85, 3), number.provenance)
 
 
+# OCR reads a printed "1" as "|", "l", "I" or "!", and "0" as "O" in the date's numbers.
+_DIGIT_SLIPS = str.maketrans({"|": "1", "l": "1", "I": "1", "!": "1", "]": "1", "[": "1", "O": "0",
+                              "o": "0"})
+_DATE_WORDS_RE = re.compile(r"\bng[^\s\d]y\s*(\S*?)\s*th[^\s\d]{2,4}\s*(\S*?)\s*"
+                            r"n[^\s\d]{1,2}m\s*(\d{4})", re.IGNORECASE)
+
+
+def _ocr_date_text(text: str) -> tuple[str, bool]:
+    """The date line with OCR's slips in its day and month undone ("ngày 3| tháng" → "31"),
+    and whether any was."""
+    def repair(match: re.Match) -> str:
+        day, month = (g.translate(_DIGIT_SLIPS) for g in match.group(1, 2))
+        return f"ngày {day} tháng {month} năm {match.group(3)}"
+    repaired = _DATE_WORDS_RE.sub(repair, text)
+    return repaired, repaired != text
+
+
 def _place_and_date(page: Page, lines: list[Line]):
+    """The place-and-date line of the right header column. Its place is read even when its
+    day cannot be (handwritten, or stamped where nothing has text)."""
+    place_only = None
     for line in lines:
         text = line.text
-        if text.lower().startswith("căn cứ"):
+        if text.lower().startswith("căn cứ") or _is_stamp(line):
             continue
+        located = _Located(page, (line,))
+        score = 100.0
+        if page.source == TextSource.OCR:
+            text, repaired = _ocr_date_text(text)
+            score = 80.0 if repaired else 100.0
         for label in ("DATE_WORDS", "DATE_NUMERIC"):
             for start, end in _matches(text, label):
                 numbers = [int(n) for n in re.findall(r"\d+", text[start:end])]
@@ -270,22 +463,30 @@ def _place_and_date(page: Page, lines: list[Line]):
                     issue_date = dt.date(numbers[2], numbers[1], numbers[0])
                 except (ValueError, IndexError):
                     continue
-                located = _Located(page, (line,))
-                place_text = _clean(text[:start])
+                place_text = _trimmed(text[:start])
+                if label == "DATE_NUMERIC" and not place_text:
+                    continue   # "ngày 19/05/2025" alone is a note or a stamp, not the date line
                 place = located.field(place_text, span=(0, len(text[:start].rstrip(" ,")))) \
                     if place_text else None
-                return place, located.field(issue_date, span=(start, end))
-    return None, None
+                return place, located.field(issue_date, span=(start, end), score=score)
+        words = _DATE_WORDS_RE.search(text)
+        if place_only is None and words and 1900 < int(words.group(3)) < 2100:
+            place_text = _trimmed(text[: words.start()])
+            if place_text and len(place_text.split()) <= 5:
+                place_only = located.field(place_text, span=(0, len(text[: words.start()]
+                                                                     .rstrip(" ,"))))
+    return place_only, None
 
 
-def _agencies(page: Page, left: list[Line], number: Field | None):
+def _agencies(page: Page, left: list[Line], number_line: Line | None):
     """Superior agency and issuing agency from the left header column, above `Số:`."""
-    stop = number.provenance.bbox.y0 if number else float("inf")
+    stop = number_line.bbox.y0 if number_line else next(
+        (ln.bbox.y0 for ln in left if _number_label(ln.text) or _is_vv(ln)), float("inf"))
     candidates = [ln for ln in left if ln.bbox.y1 <= stop + 1 and _is_caps(ln.text)
-                  and not set(ln.text) <= set("-_–—. ")]
+                  and not _is_decoration(ln.text) and _trimmed(ln.text)]
     groups: list[list[Line]] = []
     for line in candidates:
-        text = line.text.upper().strip()
+        text = _trimmed(line.text).upper()
         if not groups or text.startswith(AGENCY_STARTS):
             groups.append([line])
         else:
@@ -293,68 +494,108 @@ def _agencies(page: Page, left: list[Line], number: Field | None):
     if not groups:
         return None, None
     located = [_Located(page, tuple(group)) for group in groups]
-    issuer = located[-1].field(_clean(located[-1].text))
-    superior = located[-2].field(_clean(located[-2].text)) if len(located) > 1 else None
+
+    def name(item: _Located) -> Field[str]:
+        return item.field(_joined(item.lines))
+
+    issuer = name(located[-1])
+    superior = name(located[-2]) if len(located) > 1 else None
     return superior, issuer
 
 
-def _type_and_subject(page: Page, type_found, left: list[Line], number: Field | None):
-    if type_found:
+_VV_RE = re.compile(r"^\W{0,2}(?:V\s*/\s*v\b\.?|V[ềêeÈ]\s+vi[ệêe]c\b)\s*", re.IGNORECASE)
+
+
+def _is_vv(line: Line) -> bool:
+    """A Công văn's subject label, "V/v" or "Về việc", under its number."""
+    return bool(_VV_RE.match(line.text))
+
+
+def _type_and_subject(page: Page, type_found, left: list[Line], number_line: Line | None,
+                      number: Field | None):
+    vv = _vv_subject(page, left)
+    # A Công văn's "V/v" under the number comes before any type-like heading of its body.
+    if type_found and not (vv and vv[0].bbox.y0 < type_found[0].bbox.y0):
         type_line, doc_type, score = type_found
         type_located = _Located(page, (type_line,))
         doc_type_field = type_located.field(doc_type, score=score)
-        type_name = type_located.field(_clean(type_line.text), score=score)
+        type_name = type_located.field(_trimmed(type_line.text), score=score)
         subject_lines = _subject_lines(page, type_line)
         if not subject_lines:
             return doc_type_field, type_name, None
         located = _Located(page, tuple(subject_lines))
-        return doc_type_field, type_name, located.field(_clean(located.text))
-    # No type name: a Công văn, whose subject follows "V/v" under the number.
+        return doc_type_field, type_name, located.field(_joined(subject_lines))
+    if vv:
+        located = _Located(page, tuple(vv))
+        label = _VV_RE.match(located.text).group(0)
+        prefix = "V/v" if "/" in label else "Về việc"
+        subject = _joined(vv)[len(_trimmed(label)):].strip()
+        return located.field(DocType.CONG_VAN), None, located.field(f"{prefix} {subject}")
+    if number:
+        symbols = number.value.split("/")[-1].split("-")[0].upper()
+        inferred = TYPE_BY_SYMBOL.get(symbols, DocType.CONG_VAN)
+        # No type name was found: the number's symbol tells the type (none: a Công văn), less
+        # sure.
+        return Field(inferred, round(number.confidence * 0.8, 3), number.provenance), None, None
+    return None, None, None
+
+
+def _vv_subject(page: Page, left: list[Line]) -> list[Line]:
+    """The lines of a Công văn's "V/v …" in the left column."""
     vv_lines: list[Line] = []
     for line in left:
         if vv_lines:
             previous = vv_lines[-1]
-            if line.bbox.y0 - previous.bbox.y1 > (previous.bbox.y1 - previous.bbox.y0) * 0.8:
+            if line.bbox.y0 - previous.bbox.y1 > _height(previous) * 0.8 or _is_stamp(line) \
+                    or _is_decoration(line.text.strip()):
                 break
             vv_lines.append(line)
-        elif re.match(r"^\s*V\s*/\s*v\b", line.text, re.IGNORECASE):
+        elif _is_vv(line):
             vv_lines.append(line)
-    if vv_lines:
-        located = _Located(page, tuple(vv_lines))
-        subject = _clean(re.sub(r"^\s*V\s*/\s*v\.?\s*", "", located.text, flags=re.IGNORECASE))
-        return located.field(DocType.CONG_VAN), None, located.field(subject)
-    if number:
-        symbol = number.value.split("/")[1].split("-")[0].upper() if "/" in number.value else ""
-        if symbol in TYPE_BY_SYMBOL:
-            # The type name was not found: fall back on the number's type symbol, less sure.
-            inferred = Field(TYPE_BY_SYMBOL[symbol], round(number.confidence * 0.8, 3),
-                             number.provenance)
-            return inferred, None, None
-    return None, None, None
+    return vv_lines
 
 
 def _subject_lines(page: Page, type_line: Line) -> list[Line]:
-    """Centred lines right below the type name, up to the body or a caps authority line."""
-    lines = []
+    """Centred lines right below the type name, up to the body: a wider gap than between the
+    subject's own lines, a body opener, a caps line, a rule, or a paragraph wider than the
+    subject set full across the text block."""
+    lines: list[Line] = []
     previous = type_line
+    block_left, block_right = _text_block(page)
     for line in _sorted_lines(page):
-        if line.bbox.y0 <= type_line.bbox.y0 + 1:
+        if line.bbox.y0 <= type_line.bbox.y0 + 1 or _is_stamp(line):
             continue
         gap = line.bbox.y0 - previous.bbox.y1
         centre = (line.bbox.x0 + line.bbox.x1) / 2
         text = line.text.strip()
-        if (gap > (previous.bbox.y1 - previous.bbox.y0) * 1.2
-                or abs(centre - page.width / 2) > page.width * 0.12
+        if not text:
+            continue
+        # Centred on the text block (a paragraph's indented first line or short last line is
+        # not; a scan may sit off the page's centre).
+        uneven = abs((line.bbox.x0 - block_left) - (block_right - line.bbox.x1))
+        if (gap > _height(previous) * 1.2
+                or abs(centre - (block_left + block_right) / 2) > page.width * 0.12
+                or (lines and uneven > page.width * 0.045)
                 or text.lower().startswith(BODY_OPENERS)
                 or (lines and _is_caps(text))
-                or set(text) <= set("-_–—. ")):
+                or _is_decoration(text)):
             break
         lines.append(line)
         previous = line
     return lines
 
 
-def _signer_page(document: DocumentText) -> tuple[Page, Line | None] | None:
+def _text_block(page: Page) -> tuple[float, float]:
+    """The left and right margins of the page's text: where its wide lines start and end."""
+    wide = [ln.bbox for ln in page.lines if ln.bbox.x1 - ln.bbox.x0 > page.width * 0.5]
+    if len(wide) < 3:
+        return page.width * 0.15, page.width * 0.9
+    lefts = sorted(b.x0 for b in wide)
+    rights = sorted(b.x1 for b in wide)
+    return lefts[len(lefts) // 10], rights[-1 - len(rights) // 10]
+
+
+def _signer_page(document: DocumentText) -> tuple[Page, Line | None]:
     for page in document.pages:
         for line in page.lines:
             if _is_noi_nhan(line, page):
@@ -367,50 +608,107 @@ def _signer_page(document: DocumentText) -> tuple[Page, Line | None] | None:
 
 def _signer(document: DocumentText):
     page, noi_nhan = _signer_page(document)
+    page = _prepared(page)
     top = (noi_nhan.bbox.y0 - 40) if noi_nhan else page.height * 0.45
     block = [ln for ln in _sorted_lines(page)
-             if ln.bbox.x0 >= page.width * 0.42 and ln.bbox.y0 >= top]
-    # The authority/title lines open the block: the first caps line(s) at the top.
-    names = [i for i, ln in enumerate(block) if PERSON_NAME_RE.match(_clean(ln.text))
-             and not _is_caps(ln.text)]
-    titles = [i for i, ln in enumerate(block) if _is_caps(ln.text)]
+             if ln.bbox.x0 >= page.width * 0.42 and ln.bbox.y0 >= top and not _is_stamp(ln)
+             and _trimmed(ln.text)]
+    names = [i for i, ln in enumerate(block) if _person_name(ln.text)[1]]
+    # Caps lines of a few letters at least: a lone capital is a speck of the signature.
+    titles = [i for i, ln in enumerate(block)
+              if _is_caps(ln.text) and sum(ch.isalpha() for ch in ln.text) >= 3]
+    doubtful_name = False
+    if not names and titles and page.source == TextSource.OCR:
+        # The signature or the seal over the name garbles a letter or two ("Nør yến Văn
+        # Phúc"): the last name-like line under the title, said to be doubtful.
+        names = [i for i, ln in enumerate(block) if i > titles[0] and _name_like(ln.text)]
+        doubtful_name = True
     if not names or not titles:
         return page, None
     name_index = names[-1]
     head = [block[i] for i in titles if i < name_index]
     if not head:
         return page, None
-    authority = _authority_prefix(head[0].text)
-    title_group = _consecutive(head[1:] if authority else head)
+    # The prefixes chain down the block (TL. CHỦ TỊCH / KT. CHÁNH VĂN PHÒNG); the signer's own
+    # title is the run of caps lines after the last prefix line.
+    prefixes = [(i, _authority_prefix(ln.text)) for i, ln in enumerate(head)]
+    chain = tuple(p for _, p in prefixes if p)
+    last_prefix = max((i for i, p in prefixes if p), default=-1)
+    title_group = _consecutive(head[last_prefix + 1:])
     if title_group:
-        title = _clean(" ".join(ln.text for ln in title_group))
-    else:  # "Q. GIÁM ĐỐC": the title shares the authority line
-        title = _clean(re.sub(r"^\S+\s*", "", head[0].text))
+        title = _trimmed(" ".join(ln.text for ln in title_group))
+        used_head = head[: last_prefix + 1] + title_group
+    else:  # "Q. GIÁM ĐỐC": the title shares the last prefix line
+        title = _trimmed(_PREFIX_RE.sub("", head[last_prefix].text))
+        used_head = head[: last_prefix + 1]
+    score = 100.0
     if page.source == TextSource.OCR:
-        title = _known_title(title)
+        title, score = _known_title(title)
     name_line = block[name_index]
-    signer = Signer(name=_clean(name_line.text), title=title, authority=authority)
-    used = ([head[0]] if authority else []) + title_group + [name_line]
-    located = _Located(page, tuple(used))
+    rank, name = _person_name(name_line.text)
+    if doubtful_name:
+        name, score = _trimmed(name_line.text), min(score, 40.0)
+    if page.source == TextSource.OCR:
+        name, changed = snap_name(name)
+        if changed:
+            score = min(score, SNAPPED_CONFIDENCE * 100)
+    signer = Signer(name=name, title=title, authority=chain[0] if chain else None,
+                    authority_chain=chain, rank=rank)
+    located = _Located(page, tuple(used_head + [name_line]))
     name_text = located.text
     start = name_text.rfind(name_line.text)
-    return page, located.field(signer, span=(start, start + len(name_line.text)))
+    return page, located.field(signer, span=(start, start + len(name_line.text)), score=score)
 
 
-def _known_title(text: str) -> str:
-    """The known title the OCR'd line holds, the longest one first; else the text as read."""
-    scored = [(fuzz.partial_ratio(title, text.upper()), len(title), title) for title in KNOWN_TITLES
-              if len(text) >= len(title) - 1]
-    best = max(scored, default=(0, 0, text))
-    return best[2] if best[0] >= 88 else text
+def _person_name(text: str) -> tuple[str | None, str | None]:
+    """(rank, name) when `text` is a printed person's name, a rank possibly before it."""
+    text = _trimmed(text)
+    rank_match = RANKS.match(text)
+    rank = rank_match.group(0).strip() if rank_match else None
+    name = text[rank_match.end():].strip() if rank_match else text
+    if PERSON_NAME_RE.match(name) and not _is_caps(name):
+        return rank, name
+    return rank, None
+
+
+def _name_like(text: str) -> bool:
+    """Two to six words, most of them capitalised, not a caps line: a name OCR garbled."""
+    words = _trimmed(text).split()
+    return 2 <= len(words) <= 6 and not _is_caps(text) and \
+        sum(w[:1].isupper() for w in words) * 2 > len(words)
+
+
+def _known_title(text: str) -> tuple[str, float]:
+    """The known title the OCR'd line holds, the longest one first, and how sure; else the text
+    as read."""
+    def letters(value: str) -> str:       # OCR splits and specks a title ("P L2 HÓ GIÁM ĐỐC")
+        return re.sub(r"[^a-z]", "", unmarked(value))
+
+    scored = [(max(fuzz.partial_ratio(title, text.upper()),
+                   fuzz.ratio(letters(title), letters(text))), len(title), title)
+              for title in KNOWN_TITLES if len(text) >= len(title) - 1]
+    known = [item for item in scored if item[0] >= 88]
+    if known:
+        score, _, title = max(known, key=lambda item: (item[1], item[0]))
+        return title, 100.0 if title == text.upper() else float(score)
+    return text, 80.0
+
+
+_PREFIX_RE = re.compile(r"^[\W_]*(?:TUQ|KT|TM|TL|Q)\s*[.,:]?\s*", re.IGNORECASE)
 
 
 def _authority_prefix(text: str) -> str | None:
-    """The signing-authority prefix ("KT.", "TM.", …) opening `text`, tolerating "KT ." slips."""
-    head = _clean(text).upper().replace(" .", ".")
+    """The signing-authority prefix ("KT.", "TM.", …) opening `text`, tolerating "KT ." and
+    "KT," slips. Only "TM." stands before a body's name ("TM. ỦY BAN NHÂN DÂN"): a short
+    garbled token there ("_M,") is that prefix."""
+    head = re.sub(r"^[\W_]+", "", _clean(text).upper())
+    head = re.sub(r"^(TUQ|KT|TM|TL|Q)\s*[.,:]", r"\1.", head)
     for prefix in AUTHORITIES:
         if head.startswith(prefix):
             return prefix
+    first, _, rest = _clean(text).upper().partition(" ")
+    if len(first) <= 3 and re.search(r"[.,]$", first) and rest.startswith(AGENCY_STARTS):
+        return "TM."
     return None
 
 
@@ -418,7 +716,7 @@ def _consecutive(lines: list[Line]) -> list[Line]:
     """The first run of lines without a gap (the title; a signature stamp may follow)."""
     group: list[Line] = []
     for line in lines:
-        if group and line.bbox.y0 - group[-1].bbox.y1 > (line.bbox.y1 - line.bbox.y0) * 1.2:
+        if group and line.bbox.y0 - group[-1].bbox.y1 > _height(line) * 1.2:
             break
         group.append(line)
     return group

@@ -38,10 +38,16 @@ def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
                 marks = _pdf_marks(pdf)
                 text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
                                            fields_only=None if whole_text else marks)
+                fields = extract_fields(text)
+                if text.partial and fields.signer is None:
+                    # The marks did not lead to the signer block (a specimen signature, a seal
+                    # on another page): read the pages whole, as a person would look further.
+                    text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf)
+                    fields = extract_fields(text)
         else:
             text = read_document_bytes(data, name, ocr_dpi=ocr_dpi)
             marks = find_marks(_image_frames(data))
-        fields = extract_fields(text)
+            fields = extract_fields(text)
         signatures = _signatures(data, name, trust) if text.kind == "pdf" else ()
     return Inspection(file=name, text=text, fields=fields, signatures=signatures, marks=marks)
 

@@ -9,6 +9,7 @@ page error, and a page or image too large to render is not OCR'd.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -23,7 +24,7 @@ from extractors.limits import MAX_PAGE_CONTENT, MAX_PAGES, TooLargeToRender, con
 from extractors.ocr import ocr_page
 from extractors.regions import field_areas
 from extractors.text_layer import decide_text_layer
-from models.document import DocumentText, Page, TextSource
+from models.document import BBox, DocumentText, Page, TextSource
 from models.errors import InputFileError, OcrUnavailableError
 from models.marks import AuthenticityMarks
 
@@ -231,6 +232,8 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         return Page(number=number, width=0.0, height=0.0, source=TextSource.TEXT, lines=(),
                     error=f"the page cannot be read ({mupdf_reason(exc)})")
     if decision.page is not None:
+        if number == 1 and decision.page.overlays:
+            return _with_stamped_text(page, decision.page, ocr_dpi)
         return decision.page
     areas = None if fields_only is None else \
         field_areas(number, page.rect.width, page.rect.height, fields_only)
@@ -251,6 +254,38 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
                     error=error)
 
 
+STAMP_BAND = 0.4      # of page 1's height: the number and the day are stamped in the header
+STAMP_MAX = (0.45, 0.08)   # an appearance larger than this share of the page is no such stamp
+
+
+def _with_stamped_text(pdf_page: pymupdf.Page, page: Page, ocr_dpi: int) -> Page:
+    """E-office systems stamp the number and the day into small signature appearances in the
+    header when the document is issued. Their text is usually read with the page's; one drawn
+    as an image has none, and is OCR'd (its words keep Tesseract's confidence)."""
+    words = [w.bbox for line in page.lines for w in line.words]
+    added: list = []
+    for box in page.overlays:
+        small = (box.x1 - box.x0 <= STAMP_MAX[0] * page.width
+                 and box.y1 - box.y0 <= STAMP_MAX[1] * page.height)
+        inside = any(box.x0 <= (w.x0 + w.x1) / 2 <= box.x1 and box.y0 <= (w.y0 + w.y1) / 2
+                     <= box.y1 for w in words)
+        if box.y1 > STAMP_BAND * page.height or not small or inside:
+            continue
+        # Tesseract reads a lone digit badly: the box is read with some page around it, and
+        # only the words inside it are kept.
+        pad = box.y1 - box.y0
+        around = BBox(box.x0 - pad, box.y0 - pad / 2, box.x1 + pad, box.y1 + pad / 2)
+        try:
+            read = ocr_page(pdf_page, page.number, dpi=max(ocr_dpi, 400), clip=around).lines
+        except Exception:   # noqa: BLE001 — no Tesseract, or a render error: the text stays
+            return page
+        for line in read:
+            inner = tuple(w for w in line.words if box.x0 <= (w.bbox.x0 + w.bbox.x1) / 2 <= box.x1)
+            # What is stamped there is a number or a day; a logo's specks are not kept.
+            if any(ch.isdigit() for w in inner for ch in w.text):
+                added.append(dataclasses.replace(line, words=inner))
+    return dataclasses.replace(page, lines=page.lines + tuple(added)) if added else page
+
+
 def _with_error(page: Page, error: str) -> Page:
-    return Page(number=page.number, width=page.width, height=page.height, source=page.source,
-                lines=page.lines, text_layer_verdict=page.text_layer_verdict, error=error)
+    return dataclasses.replace(page, error=error)

@@ -149,7 +149,9 @@ def find_marks_rgb(rgb: np.ndarray, *, page: int, dpi: float
 def _may_carry_marks(page: pymupdf.Page, content: int) -> bool:
     """A page of pure text and black/grey vector graphics has no seal or signature to find.
     `content` is the size of its drawing instructions (`content_bytes`)."""
-    if page.get_images(full=False) or page.first_annot is not None:
+    # A signature widget may draw the agency's seal (born-digital e-documents).
+    if page.get_images(full=False) or page.first_annot is not None \
+            or page.first_widget is not None:
         return True
     # Listing millions of drawings would take gigabytes: look at the rendered page instead.
     if content > LIST_DRAWINGS_CONTENT:

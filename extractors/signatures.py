@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
@@ -55,6 +56,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
+import pymupdf
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 
@@ -62,10 +64,12 @@ from extractors.changes import RevisionHistory
 
 from models.document import nfc
 from models.errors import KiemchungError
+from models.document import BBox
 from models.signatures import (
     HARMLESS_MODIFICATIONS,
     SignaturePolicy,
     SignatureReport,
+    SignatureRole,
     SigningTimeSource,
 )
 
@@ -81,10 +85,13 @@ CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c"}
 # Real signing certificates carry digitalSignature, nonRepudiation or both; accept either.
 SIGNER_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                        match_all_key_usages=False)
-# pyHanko refuses SHA-1 by default; when the policy allows it only MD2/MD5 stay refused.
+# pyHanko refuses SHA-1 outright, which would make a sound SHA-1 signature look forged. It is
+# validated with only MD2/MD5 refused, so that integrity, the CMS signature and the chain are
+# judged on their own; whether SHA-1 is acceptable is the policy's separate answer
+# (`digest_rejected` → `indeterminate`, or a warning when the policy accepts it).
 WEAK_DIGESTS = frozenset({"sha1", "md5", "md2"})
-SHA1_TOLERANT = CMSAlgorithmUsagePolicy.lift_policy(
-    DisallowWeakAlgorithmsPolicy(frozenset({"md5", "md2"})))
+BROKEN_DIGESTS = frozenset({"md5", "md2"})
+SHA1_TOLERANT = CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(BROKEN_DIGESTS))
 # The known mislabelling: local Vietnamese time (UTC+7) written as UTC.
 LOCAL_AS_UTC = dt.timedelta(hours=7)
 LOCAL_AS_UTC_TOLERANCE = dt.timedelta(minutes=15)
@@ -257,6 +264,33 @@ def _signature_token_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
     return None
 
 
+def _token_issuer(sig: EmbeddedPdfSignature) -> str | None:
+    """CN of the CA that certified the time-stamping authority of the signature's token: an
+    untrusted token says which root the operator has not imported (the Government's TSA
+    "Máy chủ cấp dấu thời gian 01" is certified by the first-generation Government root)."""
+    unsigned = sig.signer_info["unsigned_attrs"]
+    if not unsigned:
+        return None
+    try:
+        for token in find_cms_attribute_iter(unsigned, "signature_time_stamp_token"):
+            signed_data = token["content"]
+            sid = signed_data["signer_infos"][0]["sid"]
+            for choice in signed_data["certificates"] or ():
+                cert = choice.chosen
+                if not isinstance(cert, asn1_x509.Certificate):
+                    continue
+                if sid.name == "issuer_and_serial_number" and \
+                        sid.chosen["serial_number"].native == cert.serial_number and \
+                        sid.chosen["issuer"] == cert.issuer:
+                    return _common_name(cert.issuer)
+                if sid.name == "subject_key_identifier" and \
+                        sid.chosen.native == cert.key_identifier:
+                    return _common_name(cert.issuer)
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return None
+
+
 # -- names -----------------------------------------------------------------------------------
 
 def _name_values(name: asn1_x509.Name, attribute: str) -> list[str]:
@@ -284,12 +318,16 @@ def _org(name: asn1_x509.Name) -> str | None:
 # -- validation ------------------------------------------------------------------------------
 
 def _context(trust: TrustStore, moment: dt.datetime, revocation: _RevocationData,
-             embedded: list[asn1_x509.Certificate]) -> ValidationContext:
+             embedded: list[asn1_x509.Certificate], allow_sha1: bool = True
+             ) -> ValidationContext:
     # A fresh context per signature: pyHanko registers each signature's certificates in it.
+    # SHA-1 certificate signatures (the first-generation Government CA) follow the policy on
+    # SHA-1 digests; refused, such a chain is untrusted.
     return ValidationContext(
         trust_roots=[_asn1(c) for c in trust.roots],
         other_certs=[_asn1(c) for c in trust.intermediates] + embedded,
         moment=moment, best_signature_time=moment,
+        weak_hash_algos=set(BROKEN_DIGESTS) if allow_sha1 else set(WEAK_DIGESTS),
         allow_fetching=False, revocation_mode="soft-fail",
         # CRLs published after the signing time still say whether the certificate was
         # revoked before it.
@@ -305,6 +343,57 @@ def _malformed(field_name: str, reason: str, lenient: bool) -> SignatureReport:
         coverage="UNKNOWN", modification_level=None, modified_after_signing=False,
         lenient_parse=lenient, docmdp_ok=None, is_timestamp=False, reason=reason,
         malformed=True)
+
+
+REWRITTEN_REASON = "the file was saved again after it was signed: what was signed is no " \
+    "longer in it"
+
+
+def _unverifiable(sig_value: generic.DictionaryObject, pdf_bytes: bytes, field_name: str,
+                  problem: str, lenient: bool) -> SignatureReport:
+    """A signature whose /ByteRange cannot describe this file: `malformed`, never valid, but
+    with the certificate it carries, so a reader still sees who signed.
+
+    A signature value that is nowhere in the file's bytes as written (only inside a compressed
+    object stream) means the whole file was rewritten by a tool after signing — e.g. to add an
+    incoming-mail stamp — not that someone crafted a byte range around injected bytes (in a
+    forgery the value stays in the file, where the attacker left it)."""
+    report = _malformed(field_name, problem, lenient)
+    value = _raw_bytes(sig_value.get("/Contents")).rstrip(b"\0")
+    probe = value[:32].hex().encode()
+    rewritten = len(probe) == 64 and probe not in pdf_bytes and probe.upper() not in pdf_bytes
+    if rewritten:
+        # The technical detail stays, without the forgery vocabulary of `problem`.
+        byte_range = [str(v) for v in sig_value.get("/ByteRange") or ()]
+        detail = f"its /ByteRange [{', '.join(byte_range)}] no longer fits the file of " \
+            f"{len(pdf_bytes)} bytes"
+        report = replace(report, rewritten=True, reason=f"{REWRITTEN_REASON} ({detail})")
+    try:
+        signed_data = cms.ContentInfo.load(value)["content"]
+        info = signed_data["signer_infos"][0]
+        sid = info["sid"]
+        certs = [c.chosen for c in signed_data["certificates"] or ()
+                 if isinstance(c.chosen, asn1_x509.Certificate)]
+        cert = next((c for c in certs if sid.name == "issuer_and_serial_number"
+                     and c.serial_number == sid.chosen["serial_number"].native), None)
+        if cert is None:
+            return report
+        claimed = None
+        for attr in find_cms_attribute_iter(info["signed_attrs"], "signing_time"):
+            claimed = _aware(attr.native)
+        validity = cert["tbs_certificate"]["validity"]
+        return replace(report, signer_name=_common_name(cert.subject),
+                       signer_org=_org(cert.subject),
+                       uids=tuple(_name_values(cert.subject, "user_id")),
+                       issuer=_common_name(cert.issuer), serial=format(cert.serial_number, "x"),
+                       not_before=validity["not_before"].native,
+                       not_after=validity["not_after"].native,
+                       digest_algorithm=info["digest_algorithm"]["algorithm"].native,
+                       claimed_signing_time=claimed, signing_time=claimed,
+                       signing_time_source=SigningTimeSource.SIGNED_ATTRIBUTE
+                       if claimed else None)
+    except Exception:   # noqa: BLE001 — no readable certificate: the reason stands alone
+        return report
 
 
 def _unsupported(field_name: str, subfilter: str, lenient: bool) -> SignatureReport:
@@ -401,9 +490,11 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
 
     cms_data = _cms_revocation_data(sig)
     revocation = _RevocationData(dss.crls + cms_data.crls, dss.ocsps + cms_data.ocsps)
-    context = _context(trust, moment, revocation, list(sig.other_embedded_certs))
-    algorithm_policy = SHA1_TOLERANT if policy.allow_sha1 else None
+    context = _context(trust, moment, revocation, list(sig.other_embedded_certs),
+                       policy.allow_sha1)
+    algorithm_policy = SHA1_TOLERANT
     time_note = None
+    token_issuer = None
     if is_timestamp:
         status = await async_validate_pdf_timestamp(sig, validation_context=context,
                                                     diff_policy=history.diff_policy)
@@ -422,7 +513,11 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
                 time_note = LOCAL_AS_UTC_NOTE
         else:
             signing_time, time_source = claimed, claimed_source
-            token_note = "; its timestamp token is not trusted" if token is not None else ""
+            token_issuer = _token_issuer(sig)
+            token_note = ""
+            if token is not None:
+                token_note = "; its timestamp token is not trusted" + \
+                    (f" (TSA certified by {token_issuer})" if token_issuer else "")
             # No trusted token to arbitrate: keep the claim, expose both claims.
             m_time = _m_time(sig)
             if _off_by_local_time(claimed_attribute, m_time) or \
@@ -439,7 +534,8 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
         (status.revoked or status.trusted)
 
     digest = str(status.md_algorithm) if status.md_algorithm else None
-    digest_rejected = digest in WEAK_DIGESTS and not (policy.allow_sha1 and digest == "sha1")
+    # MD2/MD5 never verify (pyHanko refuses them); SHA-1 is refused only by policy.
+    digest_rejected = digest == "sha1" and not policy.allow_sha1
     key_usage_rejected = policy.require_non_repudiation and not is_timestamp and \
         "non_repudiation" not in _key_usage(cert)
 
@@ -456,6 +552,17 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
             log.debug("change analysis failed: %s", exc)
     modified = level_name not in HARMLESS_MODIFICATIONS or status.docmdp_ok is False or \
         (changes is not None and changes.changes_content)
+    # A certification signature allowing form filling and signing (DocMDP P=2/3) strictly
+    # permits signing existing fields only; e-office tools add a new field for each later
+    # signature, which pyHanko refuses. When every later revision alone is harmless (a
+    # signature or validation data added) and nothing a reader sees or the form says
+    # differs, the document is as certified: recorded as a fact, not as a modification.
+    fields_added_after_certification = bool(
+        modified and changes is not None and not changes.changes_content
+        and sig.docmdp_level is not None and sig.docmdp_level.value in (2, 3)
+        and history.harmless_after(sig.signed_revision))
+    if fields_added_after_certification:
+        modified = False
 
     report = SignatureReport(
         field_name=nfc(str(sig.field_name)),
@@ -474,7 +581,11 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
         digest_rejected=digest_rejected, key_usage_rejected=key_usage_rejected,
         policy=policy, claimed_signing_time=claimed_attribute,
         timestamp_time=_aware(token_time) if token_time else None,
-        signing_time_note=time_note)
+        signing_time_note=time_note,
+        timestamp_untrusted=not is_timestamp and status.timestamp_validity is not None
+        and time_source != SigningTimeSource.TIMESTAMP,
+        timestamp_issuer=token_issuer,
+        fields_added_after_certification=fields_added_after_certification)
     reason = _reason(report, status, moment, self_signed=cert.self_signed != "no") + token_note
     if time_note:
         reason += f"; {time_note}"
@@ -490,11 +601,13 @@ def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed
         case "invalid":
             if not report.intact:
                 return f"the {kind}'s signed bytes were altered (digest mismatch)"
-            if report.valid and report.digest_rejected:
-                name = "SHA-1" if report.digest_algorithm == "sha1" \
-                    else (report.digest_algorithm or "").upper()
-                return f"{name} digest is not accepted by policy"
+            if report.digest_algorithm in BROKEN_DIGESTS:
+                return (f"the {kind} uses the broken {report.digest_algorithm.upper()} digest, "
+                        "which is never accepted")
             return f"the {kind}'s cryptographic signature does not verify"
+        case "indeterminate":
+            return ("intact and trusted, but its SHA-1 digest is refused by policy "
+                    "(allow_sha1 is off)")
         case "modified":
             summary = report.changes.summary if report.changes else ""
             if summary.startswith(("page ", "form field ")):
@@ -525,7 +638,7 @@ def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed
     text += f"; time from {report.signing_time_source.value}" \
         if report.signing_time_source else "; no signing time"
     if report.digest_algorithm == "sha1":
-        text += "; SHA-1 digest accepted by policy"
+        text += "; SHA-1 digest (collision-prone), accepted by policy"
     if not report.revocation_checked:
         text += "; revocation not checked (no revocation data in the file)"
         text += "; policy accepts unchecked revocation" if policy.accept_unchecked_revocation \
@@ -571,8 +684,9 @@ async def async_read_signatures(pdf_bytes: bytes, trust: TrustStore,
                 continue
             problem = _byte_range_problem(sig_value.get_object(), pdf_bytes)
             if problem:
-                reports.append((revision, replace(_malformed(field_name, problem, lenient),
-                                                  policy=policy)))
+                report = _unverifiable(sig_value.get_object(), pdf_bytes, field_name,
+                                       problem, lenient)
+                reports.append((revision, replace(report, policy=policy)))
                 continue
             sig = EmbeddedPdfSignature(reader, sig_field, name)
             reports.append((revision, await _validate(sig, trust, dss, lenient, now, policy,
@@ -582,7 +696,86 @@ async def async_read_signatures(pdf_bytes: bytes, trust: TrustStore,
             reports.append((revision, _malformed(field_name, reason[:300], lenient)))
     # In signing order (the revision each signature was added in).
     ordered = [report for _, report in sorted(reports, key=lambda item: item[0])]
-    return tuple(_note_broken_predecessors(ordered))
+    widgets = _widgets(pdf_bytes) if ordered else {}
+    return tuple(_placed(report, widgets) for report in _note_broken_predecessors(ordered))
+
+
+# -- who signed what ------------------------------------------------------------------------
+
+# An e-copy's appearance starts with its form (Decree 30, appendix I part II).
+COPY_MARK = re.compile(r"^(?:bản\s+)?(?:sao\s+y|sao\s+lục|trích\s+sao)\b")
+# "Ký nháy": a person's small widget left of the signer block (beside "Nơi nhận" or at the
+# end of the text), never the signer's signature over the printed name on the right.
+INITIALS_MAX_HEIGHT = 40.0
+
+
+@dataclass(frozen=True)
+class _Widget:
+    page: int            # 1-based
+    box: BBox            # MuPDF coordinates: origin top-left, points
+    page_width: float
+    text: str            # the words shown in the widget's area, its appearance included
+
+
+def _widgets(pdf_bytes: bytes) -> dict[str, _Widget]:
+    """Where each signature field is drawn and what it shows. The appearance is read by
+    drawing the widgets into the page (MuPDF's bake) and taking the words in their box."""
+    try:
+        doc = pymupdf.open(stream=pdf_bytes, filetype="pdf")
+    except Exception:   # noqa: BLE001 — MuPDF refuses the file: no placement, no roles by it
+        return {}
+    found: dict[str, _Widget] = {}
+    with doc:
+        try:
+            for page in doc:
+                for widget in page.widgets() or ():
+                    if widget.field_type != pymupdf.PDF_WIDGET_TYPE_SIGNATURE or \
+                            widget.rect.is_empty:
+                        continue
+                    r = widget.rect
+                    found.setdefault(nfc(widget.field_name or ""), _Widget(
+                        page.number + 1, BBox(r.x0, r.y0, r.x1, r.y1), page.rect.width, ""))
+            if not found:
+                return found
+            doc.bake(annots=False, widgets=True)
+            for name, widget in found.items():
+                b = widget.box
+                words = doc[widget.page - 1].get_text(
+                    "words", clip=pymupdf.Rect(b.x0, b.y0, b.x1, b.y1), sort=True)
+                found[name] = replace(widget, text=nfc(" ".join(w[4] for w in words)))
+        except Exception as exc:   # noqa: BLE001 — placement is extra evidence only
+            log.debug("signature widgets unreadable: %s", exc)
+    return found
+
+
+def signature_role(report: SignatureReport, widget: _Widget | None
+                   ) -> tuple[SignatureRole, str]:
+    """The role a signature plays, from its certificate, its appearance and its place."""
+    if report.is_timestamp:
+        return SignatureRole.OTHER, "a document timestamp"
+    if not report.signer_name:
+        return SignatureRole.OTHER, "no readable certificate"
+    shown = (widget.text if widget else "").lower()
+    if COPY_MARK.match(shown):
+        return SignatureRole.COPY, f"its appearance reads '{widget.text[:20]}'"
+    if report.is_publisher_certificate:
+        return SignatureRole.COPY, "a publisher's certificate (gazette or portal)"
+    if report.is_agency_certificate:
+        return SignatureRole.AGENCY, "an agency certificate"
+    if widget is not None and widget.box.y1 - widget.box.y0 <= INITIALS_MAX_HEIGHT and \
+            (widget.box.x0 + widget.box.x1) / 2 < widget.page_width / 2:
+        return SignatureRole.INITIALS, (f"a person's small widget on the left of page "
+                                        f"{widget.page} (initials)")
+    return SignatureRole.SIGNER, "a person's certificate"
+
+
+def _placed(report: SignatureReport, widgets: dict[str, _Widget]) -> SignatureReport:
+    widget = widgets.get(report.field_name)
+    role, basis = signature_role(report, widget)
+    if widget is None:
+        return replace(report, role=role, role_basis=basis)
+    return replace(report, role=role, role_basis=basis, page=widget.page, box=widget.box,
+                   appearance_text=widget.text[:200])
 
 
 def _note_broken_predecessors(reports: list[SignatureReport]) -> list[SignatureReport]:

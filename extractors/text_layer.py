@@ -6,20 +6,21 @@ Verdicts (stored in `Page.text_layer_verdict`):
 - OCR: "empty" (no text but images or drawings: a scan), "too_short" (a page number or a
   "Ký bởi" stamp over a scan), "image_little_text" (a page-size image with little text),
   "vni" (VNI-encoded text: not converted), "garbled" (unknown encoding, unmapped glyphs),
-  "no_diacritics" (plenty of words, none with a Vietnamese letter: glyphs mapped wrongly).
+  "no_diacritics" (plenty of words, few or none with a Vietnamese letter: glyphs mapped
+  wrongly, or someone else's OCR that dropped the marks).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pymupdf
 
 from extractors.limits import LIST_DRAWINGS_CONTENT, content_bytes
 from extractors.pdf_text import read_text_layer
-from extractors.tcvn3 import (decode_tcvn3, looks_like_tcvn3, looks_like_vni,
-                              unicode_vietnamese_share)
+from extractors.tcvn3 import (decode_tcvn3, is_vietnamese_syllable, looks_like_tcvn3,
+                              looks_like_vni, unicode_vietnamese_share)
 from models.document import Page, TextSource
 
 MIN_LETTERS = 20            # fewer letters: a page number or a signing stamp, not the text
@@ -29,6 +30,10 @@ LEGACY_SCORE = 0.5          # looks_like_tcvn3/vni score from which the layer is
 MIN_TELLING_WORDS = 3       # non-ASCII words needed before judging an encoding
 GARBLED_SHARE = 0.05        # share of U+FFFD / private-use characters that spoils a layer
 NO_DIACRITICS_WORDS = 40    # this many words without one Vietnamese letter is not Vietnamese
+# Someone else's OCR layer over a scan: Vietnamese prose has a mark on most syllables and
+# nearly every lower-case word is a syllable; a layer far below either is not the page's text.
+MIN_MARKED_SHARE = 0.25
+MIN_SYLLABLE_SHARE = 0.6
 
 USABLE = frozenset({"text", "tcvn3", "blank", "short_text"})
 
@@ -80,9 +85,22 @@ def decide_text_layer(page: pymupdf.Page, number: int) -> TextLayerDecision:
     if letters < LITTLE_TEXT_LETTERS and image_coverage(page) >= IMAGE_COVERAGE:
         return ocr("image_little_text")
     words_with_letters = sum(1 for w in text.split() if any(ch.isalpha() for ch in w))
-    if non_ascii_words == 0 and words_with_letters >= NO_DIACRITICS_WORDS:
-        return ocr("no_diacritics")
+    if words_with_letters >= NO_DIACRITICS_WORDS:
+        if non_ascii_words < MIN_MARKED_SHARE * words_with_letters:
+            return ocr("no_diacritics")
+        if syllable_share(text) < MIN_SYLLABLE_SHARE:
+            return ocr("garbled")
     return use("text")
+
+
+def syllable_share(text: str) -> float:
+    """0..1: share of the words in lower case (capitalised or not) that spell a Vietnamese
+    syllable. Capitals are left out: abbreviations (UBND, QĐ) are no syllables."""
+    words = [w.strip(".,;:!?()\"'“”-–") for w in text.split()]
+    words = [w for w in words if w.isalpha() and not w.isupper() and w[1:].islower()]
+    if not words:
+        return 1.0
+    return sum(1 for w in words if is_vietnamese_syllable(w)) / len(words)
 
 
 def image_coverage(page: pymupdf.Page) -> float:
@@ -134,5 +152,4 @@ def _decode_tcvn3_line(words: list[str], fonts: list[str]) -> list[str]:
 def _with_verdict(page: Page, verdict: str) -> Page:
     if page.text_layer_verdict == verdict:
         return page
-    return Page(number=page.number, width=page.width, height=page.height, source=page.source,
-                lines=page.lines, text_layer_verdict=verdict, error=page.error)
+    return replace(page, text_layer_verdict=verdict)

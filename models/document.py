@@ -47,6 +47,9 @@ class Word:
 class Line:
     words: tuple[Word, ...]
     block: int = 0
+    # Printed in colour (red, blue) on a page of black text: incoming-registry stamps and
+    # signing tools' notes, never the document's own fields.
+    coloured: bool = False
 
     @property
     def text(self) -> str:
@@ -76,6 +79,14 @@ class Page:
     # OCR read only the areas the fields come from (header band, signer area), or nothing of
     # a middle page: the rest is read when a check needs the whole text.
     partial: bool = False
+    # Where annotation and signature-widget appearances stand (points): e-office systems stamp
+    # the number and the day there at issuance, and their text is read with the page's.
+    overlays: tuple[BBox, ...] = ()
+
+    def in_overlay(self, box: BBox) -> bool:
+        """Whether the centre of `box` lies in an appearance (see `overlays`)."""
+        x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        return any(o.x0 <= x <= o.x1 and o.y0 <= y <= o.y1 for o in self.overlays)
 
     @property
     def text(self) -> str:

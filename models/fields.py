@@ -35,10 +35,15 @@ class Provenance:
     bbox: BBox | None
     text: str                       # the source line(s) the value was read from
     span: tuple[int, int] | None = None   # character span of the value within `text`
+    # What the value was read from: "text" (the page's text layer), "tcvn3" (a converted
+    # legacy layer), "appearance" (a signature widget's or annotation's appearance, where the
+    # number and day are stamped at issuance) or "ocr".
+    source: str = "text"
 
     def to_json(self) -> dict:
         return {"page": self.page, "bbox": self.bbox.as_list() if self.bbox else None,
-                "text": self.text, "span": list(self.span) if self.span else None}
+                "text": self.text, "span": list(self.span) if self.span else None,
+                "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,11 @@ class Field(Generic[T]):
 @dataclass(frozen=True)
 class Signer:
     name: str
-    title: str
-    authority: str | None           # "KT.", "TM.", "Q.", "TL.", "TUQ." or None
+    title: str                      # the signer's own title, e.g. "PHÓ CHÁNH VĂN PHÒNG"
+    authority: str | None           # the outermost prefix: "KT.", "TM.", "Q.", "TL.", "TUQ."
+    # Every prefix of the block top-down ("TL. CHỦ TỊCH / KT. CHÁNH VĂN PHÒNG" → TL., KT.)
+    authority_chain: tuple[str, ...] = ()
+    rank: str | None = None         # a military or police rank printed before the name
 
 
 @dataclass(frozen=True)

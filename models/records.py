@@ -25,7 +25,7 @@ from models.document import BBox, Word
 from models.inspection import Inspection
 
 # Bump when the extractors read differently or the models change shape.
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 RECORD_FORMAT = 2
 
 

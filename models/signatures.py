@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from models.document import BBox
+from models.document import BBox, nfc
 
 
 class SignatureStatus(StrEnum):
@@ -21,12 +22,42 @@ class SignatureStatus(StrEnum):
     REVOKED = "revoked"
     UNSUPPORTED = "unsupported"    # a signature kind we do not validate (e.g. other SubFilter)
     MALFORMED = "malformed"        # the signature could not be read or validated at all
+    # Sound, but the operator's policy refuses an algorithm it uses (SHA-1): as EU DSS does
+    # with its cryptographic constraints, "cannot conclude", not "failed".
+    INDETERMINATE = "indeterminate"
+
+
+class SignatureRole(StrEnum):
+    """Who a signature speaks for on the document (Decree 30/2020 e-documents)."""
+
+    SIGNER = "signer"        # the competent person who signs the document
+    AGENCY = "agency"        # the issuing agency's seal, once per page group or appendix
+    INITIALS = "initials"    # "ký nháy": the drafter's or checker's initials, not the signer
+    COPY = "copy"            # an e-copy (SAO Y …) or a publication (gazette, portal) signature
+    OTHER = "other"          # a document timestamp, or a signature we cannot place
 
 
 class SigningTimeSource(StrEnum):
     TIMESTAMP = "timestamp"                  # a trusted RFC 3161 token
     SIGNED_ATTRIBUTE = "signed_attribute"    # the signer's own claim, in the CMS signingTime
     M = "M"                                  # the signer's own claim, in the PDF /M entry
+
+
+# UID attribute prefixes of people's and of agencies' certificates (Government CA practice).
+PERSON_UIDS = frozenset({"CMND", "CCCD", "HC", "PASSPORT"})
+AGENCY_UIDS = frozenset({"MST", "MNS"})
+# An agency certificate without UIDs names a body in its CN.
+AGENCY_WORDS = re.compile(r"^(?:ủy ban|hội đồng|sở|ban|văn phòng|trung tâm|phòng|chi cục|cục|"
+                          r"tổng cục|thanh tra|trường|bộ|công an|đài|bệnh viện|cổng)\b")
+
+
+# Bodies that sign what they publish, not what they issue: the provincial gazette centres
+# ("Trung tâm Công báo và Tin học") and the Government portal.
+PUBLISHERS = re.compile(r"công báo|cổng thông tin điện tử")
+
+
+def _folded(text: str) -> str:
+    return nfc(text).lower().replace("uỷ", "ủy")
 
 
 # Modification levels after signing that cannot change what the document says: more
@@ -38,7 +69,10 @@ HARMLESS_MODIFICATIONS = frozenset({"NONE", "LTA_UPDATES", "FORM_FILLING"})
 class SignaturePolicy:
     """What the operator accepts; the defaults are the safe choice."""
 
-    allow_sha1: bool = False                  # SHA-1 digests are collision-prone
+    # SHA-1 is collision-prone, but the provincial e-office and gazette tools still sign with
+    # it in 2025: by default an intact, trusted SHA-1 signature keeps its status and carries a
+    # warning; `allow_sha1=False` makes it `indeterminate`.
+    allow_sha1: bool = True
     require_non_repudiation: bool = False     # demand nonRepudiation key usage
     accept_unchecked_revocation: bool = True  # only recorded: the rule set decides
 
@@ -116,6 +150,17 @@ class SignatureReport:
     claimed_signing_time: dt.datetime | None = None   # the CMS signingTime attribute
     timestamp_time: dt.datetime | None = None         # genTime of the timestamp token
     signing_time_note: str | None = None
+    timestamp_untrusted: bool = False         # a token is there but does not chain to a root
+    timestamp_issuer: str | None = None       # CN of the token's TSA certificate issuer
+    rewritten: bool = False                   # the file was saved again: signed bytes are gone
+    # New signature fields after a certification signature that permits only signing the
+    # existing ones (DocMDP P=2), with nothing else changed: e-office tools do this.
+    fields_added_after_certification: bool = False
+    role: SignatureRole = SignatureRole.OTHER
+    role_basis: str = ""                      # what the role was read from, one short phrase
+    page: int | None = None                   # 1-based page of the visible widget
+    box: BBox | None = None                   # the widget's rectangle on that page
+    appearance_text: str = ""                 # the words drawn in the widget
 
     @property
     def status(self) -> SignatureStatus:
@@ -123,7 +168,7 @@ class SignatureReport:
             return SignatureStatus.MALFORMED
         if self.unsupported:
             return SignatureStatus.UNSUPPORTED
-        if not (self.intact and self.valid) or self.digest_rejected:
+        if not (self.intact and self.valid):
             return SignatureStatus.INVALID
         if self.modified_after_signing:
             return SignatureStatus.MODIFIED
@@ -133,7 +178,51 @@ class SignatureReport:
             return SignatureStatus.EXPIRED
         if not self.trusted or self.key_usage_rejected:
             return SignatureStatus.UNTRUSTED
+        if self.digest_rejected:
+            # Only a signature sound in every other respect: a weaker fault is never hidden.
+            return SignatureStatus.INDETERMINATE
         return SignatureStatus.VALID
+
+    @property
+    def is_agency_certificate(self) -> bool:
+        """An agency's (seal) certificate rather than a person's: by its UIDs (MST/MNS for
+        agencies, CCCD/CMND for people), else by whether its CN names a body."""
+        kinds = {uid.split(":", 1)[0].strip().upper() for uid in self.uids if ":" in uid}
+        if kinds & PERSON_UIDS:
+            return False
+        if kinds & AGENCY_UIDS:
+            return True
+        return bool(AGENCY_WORDS.match(_folded(self.signer_name)))
+
+    @property
+    def is_publisher_certificate(self) -> bool:
+        """A gazette centre's or portal's certificate: it signs copies it publishes."""
+        return bool(PUBLISHERS.search(_folded(f"{self.signer_name} {self.signer_org or ''}")))
+
+    @property
+    def weak_digest(self) -> bool:
+        return self.digest_algorithm in ("sha1", "md5", "md2")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Facts a reader should know that do not change the status, one short line each."""
+        found = []
+        if self.weak_digest and not self.digest_rejected:
+            found.append(f"{self.digest_algorithm.upper().replace('SHA', 'SHA-')} digest "
+                         "(collision-prone)")
+        if self.timestamp_untrusted:
+            found.append("timestamp token not trusted"
+                         + (f" (TSA certified by {self.timestamp_issuer})"
+                            if self.timestamp_issuer else ""))
+        if self.signing_time_note:
+            found.append(self.signing_time_note)
+        if not self.revocation_checked and not (self.malformed or self.unsupported):
+            found.append("revocation not checked")
+        if self.fields_added_after_certification:
+            found.append("signature fields added after the certification signature")
+        if self.lenient_parse:
+            found.append("PDF read with the lenient parser")
+        return tuple(found)
 
     def to_json(self) -> dict:
         def iso(value: dt.datetime | None) -> str | None:
@@ -171,4 +260,10 @@ class SignatureReport:
             "claimed_signing_time": iso(self.claimed_signing_time),
             "timestamp_time": iso(self.timestamp_time),
             "signing_time_note": self.signing_time_note,
+            "role": self.role.value,
+            "role_basis": self.role_basis,
+            "warnings": list(self.warnings),
+            "page": self.page,
+            "box": self.box.as_list() if self.box else None,
+            "rewritten": self.rewritten,
         }

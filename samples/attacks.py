@@ -482,3 +482,28 @@ def hybrid_xref(pdf: bytes) -> bytes:
     out += (f"trailer\n<</Size {count + 2}/Root {root} 0 R/XRefStm {xrefstm_offset}>>\n"
             f"startxref\n{table_offset}\n%%EOF\n").encode()
     return bytes(out)
+
+
+# -- issue 11: what real files do, done by an attacker -----------------------------------------
+
+def change_under_new_signature(signed: bytes, old: str, new: str, identity: Identity,
+                               at: dt.datetime) -> bytes:
+    """Change `old` to `new`, then sign again with a visible signature drawn over the changed
+    words: text under a later signature's appearance is ignored by the word comparison, so
+    only the revision review may catch this."""
+    changed = change_text(signed, old, new)
+    with pymupdf.open(stream=changed, filetype="pdf") as doc:
+        page = doc[0]
+        (rect,) = page.search_for(new)[:1]
+        height = page.rect.height
+    # MuPDF's box (origin top-left) as pyHanko's (origin bottom-left), a little larger.
+    box = (int(rect.x0) - 4, int(height - rect.y1) - 4, int(rect.x1) + 4, int(height - rect.y0) + 4)
+    return sign_pdf(changed, identity, field_name="Cover", signing_time=at, box=box,
+                    visible_text=" ")
+
+
+def rewrite_whole_file(signed: bytes) -> bytes:
+    """Save the signed file again from scratch, as some tools do to add an incoming stamp:
+    objects renumbered and packed into compressed object streams, every offset moved."""
+    with pymupdf.open(stream=signed, filetype="pdf") as doc:
+        return doc.tobytes(garbage=4, deflate=True, use_objstms=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import re
 
 from models.document import nfc
 from models.fields import DocType
@@ -55,6 +56,30 @@ AGENCIES: list[Agency] = [
     _ubnd("PHƯỜNG", "Thủy Dương", None, "xa", "phường"),
     # Many communes still print the district above their name, although the decree does not.
     _ubnd("XÃ", "Phong Hiền", "UBND HUYỆN PHONG ĐIỀN", "xa", "xã"),
+]
+
+# Issuers seen in real files (issue 10), used only by specs with `real_patterns`: a superior
+# line over a Sở, a police department under its ministry, a four-line council name and a
+# socio-political body. All provincial, so they count as level "so".
+_LAM_DONG = ("Lâm Đồng", "TỈNH LÂM ĐỒNG")
+REAL_AGENCIES: list[Agency] = [
+    _so("Nội vụ", "SNV", *_LAM_DONG),
+    _so("Tài chính", "STC", *_LAM_DONG),
+    _so("Văn hóa, Thể thao và Du lịch", "SVHTTDL", *_LAM_DONG),
+    Agency(name="CÔNG AN TỈNH LÂM ĐỒNG", superior="BỘ CÔNG AN", level="so", symbol="CAT",
+           place="Lâm Đồng", head_title="GIÁM ĐỐC", deputy_title="PHÓ GIÁM ĐỐC",
+           collective="CÔNG AN TỈNH", unit_name="Công an tỉnh Lâm Đồng", kind="police"),
+    Agency(name="HỘI ĐỒNG THẨM ĐỊNH, ĐÁNH GIÁ CHỈ SỐ CẢI CÁCH HÀNH CHÍNH TỈNH",
+           superior="UBND TỈNH LÂM ĐỒNG", level="so", symbol="HĐTĐ", place="Lâm Đồng",
+           head_title="CHỦ TỊCH", deputy_title="PHÓ CHỦ TỊCH", collective="HỘI ĐỒNG",
+           unit_name="Hội đồng thẩm định, đánh giá Chỉ số cải cách hành chính tỉnh",
+           name_lines=("HỘI ĐỒNG THẨM ĐỊNH,", "ĐÁNH GIÁ CHỈ SỐ CẢI CÁCH", "HÀNH CHÍNH TỈNH"),
+           kind="council"),
+    Agency(name="BAN THƯỜNG TRỰC", superior="ỦY BAN MTTQ VIỆT NAM TỈNH LÂM ĐỒNG", level="so",
+           symbol="MTTQ", place="Lâm Đồng", head_title="CHỦ TỊCH",
+           deputy_title="PHÓ CHỦ TỊCH THƯỜNG TRỰC", collective="BAN THƯỜNG TRỰC",
+           unit_name="Ủy ban MTTQ Việt Nam tỉnh Lâm Đồng", kind="front",
+           superior_lines=("ỦY BAN MTTQ VIỆT NAM", "TỈNH LÂM ĐỒNG")),
 ]
 
 # Where each commune/district sits: the superior named in "(b/c)" recipients and căn cứ lines.
@@ -159,6 +184,10 @@ def _agency_prose(agency: Agency) -> str:
 
 
 def _departments(agency: Agency) -> list[str]:
+    if agency.kind == "police":
+        return ["PC06", "PC04", "PV01", "PX01"]
+    if agency.kind == "front":
+        return ["BTT"]
     if agency.level == "so":
         return ["CNTT", "BCVT", "VP", "TTBCXB", "KHTC"] if agency.symbol == "STTTT" else \
             ["VP", "KHTC", "NVY", "TCCB"] if agency.symbol == "SYT" else ["VP", "KHTC", "TCCB"]
@@ -170,6 +199,13 @@ def _departments(agency: Agency) -> list[str]:
 # Titles of other people the body may name, by level.
 def _roles(agency: Agency) -> dict[str, str]:
     loc = _locality(agency)
+    if agency.kind in ("council", "front"):
+        return {
+            "head": f"Chủ tịch {agency.unit_name}",
+            "deputy": f"Phó Chủ tịch {agency.unit_name}",
+            "office": "Chánh Văn phòng",
+            "dept": "Trưởng phòng Tổng hợp",
+        }
     if agency.level == "so":
         return {
             "head": f"Giám đốc {agency.unit_name}",
@@ -609,17 +645,103 @@ def _appendix(rng: random.Random, doc_type: DocType, number: str, issue: dt.date
         lines.append(f"{i}. {task}. Thời gian hoàn thành: Quý {quarter}/{issue.year}.")
     return [nfc(x) for x in lines]
 
+# --- patterns of real files (issue 10): drawn only for specs with `real_patterns` ---------
+
+def _quoted_document(rng: random.Random, issue: dt.date, own_number: str) -> tuple[str, str]:
+    """(type word, "số N/SYM ngày d/m/yyyy của …") of an earlier document a subject may quote."""
+    word, sym, who = rng.choice([
+        ("Quyết định", "QĐ-UBND", "Chủ tịch Ủy ban nhân dân tỉnh"),
+        ("Kế hoạch", "KH-UBND", "Ủy ban nhân dân tỉnh"),
+        ("Công văn", "SNV-CCHC", "Sở Nội vụ"),
+        ("Công văn", "STTTT-CĐS", "Sở Thông tin và Truyền thông"),
+    ])
+    date = _random_date(rng, issue - dt.timedelta(days=200), issue - dt.timedelta(days=5))
+    number = own_number
+    while number == own_number:
+        number = f"{rng.randint(2, 3900)}/{sym}"
+    return word, f"số {number} ngày {date.day}/{date.month}/{date.year} của {who}"
+
+
+def _quoting_subject(rng: random.Random, doc_type: DocType, subject: str, issue: dt.date,
+                     own_number: str) -> str:
+    """A subject that itself quotes another number and date, as real trích yếu often do."""
+    word, ref = _quoted_document(rng, issue, own_number)
+    topic = subject[0].lower() + subject[1:]
+    topic = topic.removeprefix("về việc ")
+    if doc_type == DocType.CONG_VAN:
+        return nfc(f"phúc đáp {word} {ref} về {topic}")
+    if doc_type == DocType.BAO_CAO:
+        return nfc(f"Tổng kết thực hiện {word} {ref} về {topic}")
+    return nfc(f"Triển khai thực hiện {word} {ref} về {topic}")
+
+
+def _real_signer(rng: random.Random, doc_type: DocType, agency: Agency, roster: dict[str, Person],
+                 used: set[str]) -> dict:
+    """Signer blocks of real files: chained prefixes, ranks, a second title under the name.
+    Empty when the classic block drawn before stays."""
+    head, deputy = agency.head_title, agency.deputy_title
+    out: dict = {}
+    chain: list[str] = []
+    roll = rng.random()
+    if agency.kind == "council":
+        signer, title, chain = roster["head"], head, [f"TM. {agency.collective}"]
+        out["title_under_name"] = "GIÁM ĐỐC SỞ NỘI VỤ"
+    elif agency.kind == "front":
+        if roll < 0.5:
+            signer, title = roster["deputy"], deputy
+        else:
+            signer, title = roster["head"], head
+        chain = [f"TM. {agency.collective}"]
+    elif agency.kind == "police":
+        if roll < 0.5:
+            signer, title, chain = roster["head"], head, []
+            out["rank"] = "Thiếu tướng"
+        else:
+            signer, title, chain = roster["deputy"], deputy, [f"KT. {head}"]
+            out["rank"] = rng.choice(["Đại tá", "Thượng tá"])
+        out["rank_own_line"] = rng.random() < 0.5
+    elif roll < 0.4 and agency.level != "xa" and doc_type in (
+            DocType.CONG_VAN, DocType.THONG_BAO, DocType.GIAY_MOI, DocType.GIAY_TRIEU_TAP,
+            DocType.BAO_CAO):
+        # The office's deputy signs for its chief, on the head's behalf.
+        signer = make_person(rng, used)
+        title = "PHÓ CHÁNH VĂN PHÒNG"
+        chain = [f"TL. {head}", "KT. CHÁNH VĂN PHÒNG"]
+    elif roll < 0.75 and agency.symbol == "UBND":
+        signer, title, chain = roster["deputy"], deputy, [f"TM. {agency.collective}", f"KT. {head}"]
+    else:
+        return {}
+    glued = rng.random() < 0.2
+    printed = [c.replace(". ", ".", 1) if glued and i == 0 else c for i, c in enumerate(chain)]
+    out.update(
+        signer=signer, signer_title=title,
+        authority=chain[0].split()[0] if chain else None,
+        authority_line=printed[0] if printed else None,
+        authority_all=tuple(c.split(".")[0] + "." for c in chain),
+        signer_lines=tuple(printed) + (title,), glued_authority=glued and bool(chain))
+    return out
+
 
 def make_spec(rng: random.Random, doc_type: DocType | None = None, level: str | None = None,
               **overrides) -> DocumentSpec:
     """A complete, consistent document. `overrides` replace fields of the result; `agency` and
-    `issue_date` are applied before composing, so the number, place and căn cứ follow them."""
+    `issue_date` are applied before composing, so the number, place and căn cứ follow them.
+    `real_patterns=True` adds the patterns of real files (issuers, chained signer blocks,
+    subjects quoting other documents, kết luận without căn cứ) from a stream of its own."""
+    real = bool(overrides.pop("real_patterns", False))
     if doc_type is None:
         doc_type = rng.choice(list(DocType))
     if level is not None and level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
-    agency: Agency = overrides.pop("agency", None) or rng.choice(
+    given_agency = overrides.pop("agency", None)
+    agency: Agency = given_agency or rng.choice(
         [a for a in AGENCIES if level is None or a.level == level])
+    # Real patterns come from a stream of their own, seeded from the main one without drawing
+    # from it: the document is the classic one of the same seed, with the patterns added.
+    prng = random.Random("real:" + ",".join(map(str, rng.getstate()[1][:8]))) if real \
+        else None
+    if prng and given_agency is None and level in (None, "so") and prng.random() < 0.5:
+        agency = prng.choice(REAL_AGENCIES)
     issue: dt.date = overrides.pop("issue_date", None) or _random_date(
         rng, dt.date(2023, 1, 3), dt.date(2025, 12, 29))
     zero_pad = rng.random() < 0.6
@@ -627,15 +749,34 @@ def make_spec(rng: random.Random, doc_type: DocType | None = None, level: str | 
     seq = max(1, int(issue.timetuple().tm_yday * rng.uniform(0.05, 1.2)) + rng.randint(0, 5))
     dept = rng.choice(_departments(agency))
     number = format_number(seq, doc_type, agency, dept)
+    if prng and agency.kind == "police" and doc_type != DocType.CONG_VAN:
+        number += f"-{dept}"                       # "289/TTr-CAT-PC06"
+    elif prng and doc_type == DocType.QUYET_DINH and agency.symbol == "UBND" \
+            and prng.random() < 0.3:
+        number = f"{seq}/{issue.year}/QĐ-UBND"      # a normative decision: "3/2025/QĐ-UBND"
 
     used: set[str] = set()
     roster = {key: make_person(rng, used) for key in ("head", "deputy", "office", "dept")}
     draft = _subject_and_body(rng, doc_type, agency, issue.year, roster, used)
+    if prng and doc_type in (DocType.BAO_CAO, DocType.CONG_VAN, DocType.TO_TRINH,
+                             DocType.KE_HOACH) and prng.random() < 0.4:
+        draft.subject = _quoting_subject(prng, doc_type, draft.subject, issue, number)
     can_cu = _make_can_cu(rng, doc_type, agency, issue, number)
+    if prng and doc_type == DocType.THONG_BAO:
+        if prng.random() < 0.8:
+            can_cu = []   # a kết luận opens with the meeting, right under its subject
+        # The meeting comes a few days before the notice: a date that is not the issue date.
+        met = issue - dt.timedelta(days=prng.randint(1, 10))
+        draft.body[0] = re.sub(r"^Ngày \d+ tháng \d+ năm \d{4}",
+                               f"Ngày {_short_date(met)}", draft.body[0])
     if doc_type == DocType.QUYET_DINH:
         can_cu.append("Theo đề nghị của " + _roles(agency)["dept"])
     can_cu = [nfc(c + (";" if i < len(can_cu) - 1 else ".")) for i, c in enumerate(can_cu)]
     signer, title, authority, authority_line = _signer(rng, doc_type, agency, roster)
+    real_signer = _real_signer(prng, doc_type, agency, roster, used) if prng else {}
+    if real_signer:
+        signer, title = real_signer.pop("signer"), real_signer.pop("signer_title")
+        authority, authority_line = real_signer.pop("authority"), real_signer.pop("authority_line")
     if doc_type == DocType.QUYET_DINH:
         # The decision's own heading names who decides, e.g. "CHỦ TỊCH ỦY BAN NHÂN DÂN HUYỆN …".
         draft.extra["issuing_authority"] = (
@@ -661,7 +802,8 @@ def make_spec(rng: random.Random, doc_type: DocType | None = None, level: str | 
             zero_pad_date=zero_pad, subject=draft.subject, signer_name=signer.name,
             signer_title=title, authority=authority, authority_line=authority_line,
             can_cu=tuple(can_cu), body=tuple(body), recipients=tuple(recipients), pages=1,
-            appendix=tuple(appendix), body_names=tuple(draft.body_names), extra=draft.extra)
+            appendix=tuple(appendix), body_names=tuple(draft.body_names), extra=draft.extra,
+            real_patterns=real, **real_signer)
 
     from samples.render import count_pages  # layout metrics live with the renderer
 

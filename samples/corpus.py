@@ -5,6 +5,27 @@ Each document is written once per variant:
 - `tcvn3`: the same PDF with a legacy TCVN3 text layer;
 - `scan300`, `scan200`: image-only PDFs of the printed, signed and stamped paper at 300/200 dpi;
 - `jpg`, `png`, `tiff`: the 300 dpi scan as image files (one file per page for JPEG/PNG).
+Variants with the patterns of real files (issue 10), made from a spec with `real_patterns`
+(other issuers, chained signer blocks, subjects quoting other numbers, kết luận without căn cứ):
+- `eoffice`: born-digital, signed by the person and the agency; the number's digits and the day
+  are blank in the page text and stamped by two more agency signatures in their widgets'
+  appearances; header spans shuffled half the time, some words glued, an incoming-registry
+  stamp as text half the time, the gazette centre's visible signature half the time;
+- `shuffled`: born-digital, unsigned: header spans out of reading order, the number's digits and
+  the day written last, glued words, an incoming stamp as text half the time;
+- `tcvn3caps`: the TCVN3 layer with capitals in the caps-only ".VnTimeH" font, toned capitals
+  of mixed-case words in that font inside a ".VnTime" word;
+- `ocrlayer`: a 200 dpi scan carrying a wrong invisible OCR layer (no diacritics or mojibake);
+- `scan150`: 150 dpi, JPEG quality 40–60, grey paper, show-through of the back, skew;
+- `gazette`: 100–150 dpi like scan150, the seal pressed over the text, an incoming stamp and
+  the gazette centre's `Ký bởi … Thời gian ký` stamp at the top right;
+- `photo`: a phone capture: perspective, uneven light, a 545×792 pt page.
+The truth says what a person reads on the page: `number` with the stamped digits, `issue_date`
+from the date line with the stamped day, `subject` as printed (a Công văn's with "V/v "),
+`superior`, and in `signer` the own `title` (the last title line above the signature), the
+outermost `authority`, `authority_all` (the chain top-down), `rank` and `title_under_name`;
+`patterns` records what the variant added (incoming stamp number and date, OCR layer kind,
+dpi …), numbers and dates that are never the fields.
 Next to every file stands `<name>.truth.json`; `manifest.json` lists them all.
 
     python -m samples.corpus OUT_DIR --count N --seed S [--variants digital,scan300,...]
@@ -13,6 +34,7 @@ Next to every file stands `<name>.truth.json`; `manifest.json` lists them all.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -27,8 +49,12 @@ from samples.render import Layout, render_pdf_with_layout
 from samples.scan import save_jpg, save_png, save_tiff, scan_pages, to_image_pdf
 from samples.spec import DocumentSpec
 
-VARIANTS = ("digital", "tcvn3", "scan300", "scan200", "jpg", "png", "tiff")
+VARIANTS = ("digital", "tcvn3", "scan300", "scan200", "jpg", "png", "tiff",
+            "eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
 DEFAULT_VARIANTS = ("digital", "scan300", "scan200")
+# Variants drawn from a `real_patterns` spec; born-digital ones keep a text layer to read.
+REAL_VARIANTS = ("eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
+TEXT_VARIANTS = ("digital", "tcvn3", "eoffice", "shuffled", "tcvn3caps")
 
 
 @dataclass(frozen=True)
@@ -39,8 +65,10 @@ class CorpusItem:
     layout: Layout | None = None
 
 
-def truth_of(spec: DocumentSpec, variant: str, layout: Layout | None = None) -> dict:
-    """The ground truth of one file as JSON-ready data."""
+def truth_of(spec: DocumentSpec, variant: str, layout: Layout | None = None,
+             patterns: dict | None = None) -> dict:
+    """The ground truth of one file as JSON-ready data: what a person reads on the page.
+    `patterns`: what the variant added (stamps, text layer …), recorded under "patterns"."""
     signer_box = None
     if layout is not None:
         signer_box = {"page": layout.signer_page, "bbox": layout.signer_bbox.as_list(),
@@ -56,15 +84,23 @@ def truth_of(spec: DocumentSpec, variant: str, layout: Layout | None = None) -> 
         "superior": spec.agency.superior,
         "level": spec.agency.level,
         "unit_name": spec.agency.unit_name,
-        "subject": spec.subject,
+        # As printed: a Công văn's starts with "V/v " (spec.subject holds it without).
+        "subject": spec.subject_printed,
+        "subject_printed": spec.subject_printed,
         "signer": {"name": spec.signer_name, "title": spec.signer_title,
-                   "authority": spec.authority, "authority_line": spec.authority_line},
+                   "authority": spec.authority, "authority_line": spec.authority_line,
+                   "authority_all": list(spec.authorities), "rank": spec.rank,
+                   "title_under_name": spec.title_under_name,
+                   "block": list(spec.signer_lines) if spec.signer_lines else None},
         "recipients": list(spec.recipients),
         "pages": spec.pages,
         "can_cu": list(spec.can_cu),
         "body_names": list(spec.body_names),
-        "has_seal": variant not in ("digital", "tcvn3"),
-        "text_source": "text" if variant in ("digital", "tcvn3") else "ocr",
+        # An e-office file shows the seal as the agency signature's appearance.
+        "has_seal": variant not in TEXT_VARIANTS or variant == "eoffice",
+        "text_source": "text" if variant in TEXT_VARIANTS else "ocr",
+        "real_patterns": spec.real_patterns,
+        "patterns": patterns or {},
         "signer_block": signer_box,
         "extra": {k: list(v) if isinstance(v, tuple) else v for k, v in spec.extra.items()},
     }
@@ -80,10 +116,95 @@ def _doc_types(rng: random.Random, count: int) -> list[DocType]:
     return types[:count]
 
 
-def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
-                    variants: tuple[str, ...]) -> list[tuple[Path, str, Layout]]:
-    """Every variant of one document; scans at one resolution are made once and reused."""
+def _incoming(rng: random.Random, spec: DocumentSpec):
+    """An incoming-registry stamp of a receiving office, dated a few days after issue."""
+    import datetime as dt
+
+    from samples.render import IncomingStamp
+    return IncomingStamp(
+        number=rng.randint(100, 19999),
+        date=spec.issue_date + dt.timedelta(days=rng.randint(1, 4)),
+        agency=rng.choice(["UBND TỈNH LÂM ĐỒNG", "VP.UBND TỈNH THỪA THIÊN HUẾ", "SỞ NỘI VỤ",
+                           None]),
+        colour=rng.choice([(200, 30, 40), (30, 60, 170)]),
+        where=rng.choice(["header", "title"]))
+
+
+def _gazette_text(rng: random.Random, spec: DocumentSpec) -> str:
+    import datetime as dt
+    when = dt.datetime.combine(spec.issue_date, dt.time(8, 0)) + dt.timedelta(
+        days=rng.randint(1, 3), minutes=rng.randint(0, 600), seconds=rng.randint(0, 59))
+    return ("Ký bởi: TRUNG TÂM CÔNG BÁO VÀ TIN HỌC\nEmail: congbao@tinh.gov.vn\n"
+            f"Cơ quan: Văn phòng UBND tỉnh\nThời gian ký: {when:%d.%m.%Y %H:%M:%S} +07:00")
+
+
+def _stamp_truth(stamp) -> dict | None:
+    if stamp is None:
+        return None
+    return {"number": stamp.number, "date": stamp.date.isoformat(), "agency": stamp.agency,
+            "where": stamp.where}
+
+
+@functools.lru_cache(maxsize=1)
+def _pki():
+    from samples.pki import DemoPKI
+    return DemoPKI.create("kiemchung-corpus")
+
+
+def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, variant: str
+                  ) -> tuple[Path, Layout, dict]:
+    """One real-pattern variant of a document: (file, layout, the patterns it carries)."""
+    from samples.render import RealLayout, page_runs
+    from samples.scan import add_ocr_layer, image_pdf_with_quality, real_scan_pages
+
+    rng = random.Random(f"{seed}:{variant}")   # str seeds are stable across runs
+    path = out_dir / f"{stem}-{variant}.pdf"
+    if variant in ("eoffice", "shuffled"):
+        from samples.sign import sign_e_office
+
+        incoming = _incoming(rng, spec) if rng.random() < 0.5 else None
+        real = RealLayout(stamped=variant == "eoffice",
+                          shuffled=variant == "shuffled" or rng.random() < 0.5,
+                          glue_seed=rng.randrange(2**31), incoming=incoming)
+        pdf, layout = render_pdf_with_layout(spec, real=real)
+        patterns = {"stamped_number": real.stamped, "shuffled": real.shuffled, "glued": True,
+                    "incoming_stamp": _stamp_truth(incoming)}
+        if variant == "eoffice":
+            gazette = rng.random() < 0.5
+            pdf = sign_e_office(pdf, spec, layout, _pki(), gazette=gazette, seed=seed)
+            patterns["gazette_signature"] = gazette
+        path.write_bytes(pdf)
+        return path, layout, patterns
+    if variant == "tcvn3caps":
+        pdf, layout = render_pdf_with_layout(spec, tcvn3=True, real=RealLayout(caps_font=True))
+        path.write_bytes(pdf)
+        return path, layout, {"caps_font": ".VnTimeH"}
     pdf, layout = render_pdf_with_layout(spec)
+    if variant == "ocrlayer":
+        images = scan_pages(pdf, layout, dpi=200, seed=seed)
+        mode = rng.choice(["no_diacritics", "mojibake"])
+        path.write_bytes(add_ocr_layer(to_image_pdf(images, 200), page_runs(spec), mode=mode,
+                                       seed=seed))
+        return path, layout, {"ocr_layer": mode, "dpi": 200}
+    dpi = {"scan150": 150, "gazette": rng.choice([100, 120, 150]), "photo": 150}[variant]
+    incoming = _incoming(rng, spec) if variant == "gazette" or (
+        variant == "scan150" and rng.random() < 0.5) else None
+    gazette_text = _gazette_text(rng, spec) if variant == "gazette" else None
+    images = real_scan_pages(pdf, layout, kind=variant, dpi=dpi, seed=seed, incoming=incoming,
+                             gazette_text=gazette_text)
+    path.write_bytes(image_pdf_with_quality(images, dpi))
+    return path, layout, {"dpi": dpi, "jpeg_quality": [i.info["quality"] for i in images],
+                          "incoming_stamp": _stamp_truth(incoming),
+                          "gazette_stamp": gazette_text}
+
+
+def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
+                    variants: tuple[str, ...], real_spec: DocumentSpec | None = None
+                    ) -> list[tuple[Path, str, Layout]]:
+    """Every variant of one document; scans at one resolution are made once and reused.
+    `real_spec` (the same seed with `real_patterns`) is what the real-pattern variants show."""
+    classic = any(v not in REAL_VARIANTS for v in variants)
+    pdf, layout = render_pdf_with_layout(spec) if classic else (b"", None)
     scans: dict[int, list] = {}
 
     def scanned(dpi: int) -> list:
@@ -93,7 +214,12 @@ def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
 
     written = []
     for variant in variants:
-        if variant == "digital":
+        patterns: dict = {}
+        shown = spec
+        if variant in REAL_VARIANTS:
+            shown = real_spec
+            path, file_layout, patterns = _real_variant(out_dir, stem, real_spec, seed, variant)
+        elif variant == "digital":
             path = out_dir / f"{stem}.pdf"
             path.write_bytes(pdf)
         elif variant == "tcvn3":
@@ -106,10 +232,13 @@ def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
         else:
             save = {"jpg": save_jpg, "png": save_png, "tiff": save_tiff}[variant]
             path = save(scanned(300), out_dir / f"{stem}-scan.{variant}")[0]
-        truth = truth_of(spec, variant, layout) | {"file": path.name, "seed": seed}
+        if variant not in REAL_VARIANTS:
+            file_layout = layout
+        truth = truth_of(shown, variant, file_layout, patterns) | {"file": path.name,
+                                                                  "seed": seed}
         path.with_name(path.name + ".truth.json").write_text(
             json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8")
-        written.append((path, variant, layout))
+        written.append((path, variant, file_layout))
     return written
 
 
@@ -133,20 +262,27 @@ def generate_corpus(out_dir: Path, *, count: int, seed: int,
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     jobs, specs = [], []
+    wants_real = any(v in REAL_VARIANTS for v in variants)
+    wants_classic = any(v not in REAL_VARIANTS for v in variants)
     for index, doc_type in enumerate(_doc_types(rng, count), start=1):
         doc_seed = rng.randrange(2**31)
-        spec = make_spec(random.Random(doc_seed), doc_type)
-        specs.append(spec)
-        jobs.append((out_dir, f"{index:03d}-{doc_type.value}", spec, doc_seed, variants))
+        real_spec = make_spec(random.Random(doc_seed), doc_type, real_patterns=True) \
+            if wants_real else None
+        spec = make_spec(random.Random(doc_seed), doc_type) if wants_classic else real_spec
+        specs.append((spec, real_spec))
+        jobs.append((out_dir, f"{index:03d}-{doc_type.value}", spec, doc_seed, variants,
+                     real_spec))
     workers = workers or min(4, os.cpu_count() or 1)
-    needs_scans = any(v not in ("digital", "tcvn3") for v in variants)
-    if workers > 1 and needs_scans and len(jobs) > 1:
+    # Scans and signatures are slow enough to pay for the processes.
+    slow = any(v not in TEXT_VARIANTS or v == "eoffice" for v in variants)
+    if workers > 1 and slow and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_job, jobs))
     else:
         results = [_job(job) for job in jobs]
-    items = [CorpusItem(path=path, spec=spec, variant=variant, layout=layout)
-             for spec, written in zip(specs, results) for path, variant, layout in written]
+    items = [CorpusItem(path=path, spec=real if variant in REAL_VARIANTS else spec,
+                        variant=variant, layout=layout)
+             for (spec, real), written in zip(specs, results) for path, variant, layout in written]
     manifest = [json.loads(item.path.with_name(item.path.name + ".truth.json")
                            .read_text(encoding="utf-8")) for item in items]
     (out_dir / "manifest.json").write_text(

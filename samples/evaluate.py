@@ -50,7 +50,8 @@ def expected(spec: DocumentSpec) -> dict:
     return {
         "doc_type": spec.doc_type.value, "number": spec.number,
         "issue_date": spec.issue_date.isoformat(), "place": spec.agency.place,
-        "issuer": spec.agency.name, "subject": spec.subject, "signer_name": spec.signer_name,
+        "issuer": spec.agency.name, "subject": spec.subject_printed,
+        "signer_name": spec.signer_name,
         "signer_title": spec.signer_title, "signer_authority": spec.authority,
         "recipients": [r.lstrip(" -+").rstrip(" ;.") for r in spec.recipients],
     }

@@ -7,11 +7,19 @@ which is what the TCVN3 variant is drawn with).
 
 Each line is written with its own text call, and each header column as a whole before the
 other, so a PDF text extractor sees the left and right header columns as separate lines.
+
+`RealLayout` adds what real files do to that layout (issue 10) without moving a line: the
+number's digits and the day left blank for an e-office to stamp, header spans written out of
+reading order, spans that lose a space, an incoming-registry stamp as text, and the TCVN3
+".VnTimeH" caps font.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
+import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +90,32 @@ class Run:
     size: float
     x: float
     y: float          # baseline
+    glue_at: int | None = None   # drawn without the space after this word (index)
+    colour: tuple[float, float, float] = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class IncomingStamp:
+    """The incoming-registry stamp a receiving office puts on page 1: never the fields."""
+    number: int
+    date: dt.date
+    agency: str | None          # e.g. "UBND TỈNH LÂM ĐỒNG" above "ĐẾN"
+    colour: tuple[int, int, int]
+    where: str                  # "header" (over the agency) or "title" (left of the title)
+
+    def lines(self) -> list[str]:
+        head = [self.agency] if self.agency else []
+        return head + ["ĐẾN", f"Số: {self.number}", f"Ngày: {self.date:%d/%m/%Y}"]
+
+
+@dataclass(frozen=True)
+class RealLayout:
+    """Layout patterns of real files, all off by default (the classic layout)."""
+    stamped: bool = False       # number digits and day left blank: stamped in signature widgets
+    shuffled: bool = False      # header spans out of reading order, the digits written last
+    glue_seed: int | None = None  # some spans lose the space between two words
+    incoming: IncomingStamp | None = None   # drawn as text over page 1
+    caps_font: bool = False     # TCVN3 capitals set in the caps-only ".VnTimeH" font
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,12 @@ class Layout:
     recipients_bbox: BBox     # the `Nơi nhận:` block, same page as the signer
     agency_name: str = ""     # what a seal of the issuing agency reads
     agency_place: str = ""
+    # Where the number's digits and the day stand (page 1), printed or left blank.
+    number_digits: str = ""
+    number_digits_bbox: BBox | None = None
+    day_text: str = ""
+    day_bbox: BBox | None = None
+    title_bbox: BBox | None = None   # type name and subject (or the V/v lines), page 1
 
 
 Token = tuple[str, str]  # (word, style)
@@ -184,9 +224,12 @@ def _line_runs(line: list[Token], size: float, x: float, y: float) -> list[Run]:
 class _Flow:
     """Places lines top to bottom, starting a new page when one is full."""
 
-    def __init__(self) -> None:
+    def __init__(self, real: RealLayout | None = None) -> None:
         self.pages: list[_PagePlan] = [_PagePlan()]
         self.y = MARGIN_TOP
+        self.real = real or RealLayout()
+        self.late: list[Run] = []     # runs written after everything else on page 1
+        self.marks: dict = {}         # where the number's digits, the day and the title stand
 
     @property
     def page(self) -> _PagePlan:
@@ -251,11 +294,12 @@ def _header(flow: _Flow, spec: DocumentSpec) -> None:
     y = MARGIN_TOP
     left_runs: list[Run] = []
     if spec.agency.superior:
-        for line in _balanced(spec.agency.superior, "R", size, lw):
+        for line in (spec.agency.superior_lines
+                     or _balanced(spec.agency.superior, "R", size, lw)):
             y += h
             left_runs.append(Run(line, "R", size, lc - text_width(line, "R", size) / 2,
                                  y - size * 0.25))
-    name_lines = _agency_lines(spec.agency.name, size, lw)
+    name_lines = list(spec.agency.name_lines) or _agency_lines(spec.agency.name, size, lw)
     for line in name_lines:
         y += h
         left_runs.append(Run(line, "B", size, lc - text_width(line, "B", size) / 2,
@@ -280,9 +324,25 @@ def _header(flow: _Flow, spec: DocumentSpec) -> None:
 
     # `Số:` and the place-and-date line on one baseline under the taller column.
     base = max(left_end, right_end) + 13.0
+    real = flow.real
     number = f"Số: {spec.number}"
-    left_runs.append(Run(number, "R", 13.0, lc - text_width(number, "R", 13.0) / 2, base))
+    number_x = lc - text_width(number, "R", 13.0) / 2
+    digits, _, rest = spec.number.partition("/")
+    rest = "/" + rest
+    digits_x = number_x + text_width("Số: ", "R", 13.0)
+    flow.marks["number"] = (digits, BBox(digits_x, base - 10.5, digits_x
+                                         + text_width(digits, "R", 13.0), base + 3.5))
+    if real.stamped:
+        # The e-office leaves the digits blank: they are stamped at issuance, in a widget.
+        left_runs.append(Run("Số:" + _blank(digits, "R") + rest, "R", 13.0, number_x, base))
+    elif real.shuffled:
+        left_runs.append(Run("Số: ", "R", 13.0, number_x, base))
+        left_runs.append(Run(rest, "R", 13.0, digits_x + text_width(digits, "R", 13.0), base))
+        flow.late.append(Run(digits, "R", 13.0, digits_x, base))
+    else:
+        left_runs.append(Run(number, "R", 13.0, number_x, base))
     bottom = base + 4
+    vv_top = base + 6
     if spec.doc_type == DocType.CONG_VAN:
         subject_lines = _balanced(f"V/v {spec.subject}", "R", 12.0, lw - 10)
         if len(subject_lines) > 2:
@@ -293,12 +353,39 @@ def _header(flow: _Flow, spec: DocumentSpec) -> None:
             yy += 12.0 * LEADING
             left_runs.append(Run(line, "R", 12.0, lc - text_width(line, "R", 12.0) / 2, yy))
         bottom = yy + 4
+        flow.marks["title"] = BBox(LEFT_COL[0] + 5, vv_top, LEFT_COL[1] - 5, bottom)
     date_line = format_date_line(spec.agency.place, spec.issue_date, spec.zero_pad_date)
-    right_runs.append(Run(date_line, "I", 13.0, rc - text_width(date_line, "I", 13.0) / 2, base))
+    date_x = rc - text_width(date_line, "I", 13.0) / 2
+    before, _, after = date_line.partition("ngày ")
+    day, _, after = after.partition(" ")
+    before, after = before + "ngày ", " " + after
+    day_x = date_x + text_width(before, "I", 13.0)
+    flow.marks["day"] = (day, BBox(day_x, base - 10.5, day_x + text_width(day, "I", 13.0),
+                                   base + 3.5))
+    if real.stamped:
+        right_runs.append(Run(before.rstrip() + _blank(day, "I") + after.lstrip(), "I", 13.0,
+                              date_x, base))
+    elif real.shuffled:
+        right_runs.append(Run(before, "I", 13.0, date_x, base))
+        right_runs.append(Run(after, "I", 13.0, day_x + text_width(day, "I", 13.0), base))
+        flow.late.append(Run(day, "I", 13.0, day_x, base))
+    else:
+        right_runs.append(Run(date_line, "I", 13.0, date_x, base))
 
-    page.runs.extend(left_runs)
-    page.runs.extend(right_runs)
+    if real.shuffled:
+        # Reading order is not layout: the date line first, the agency after the number.
+        page.runs.extend(reversed(right_runs))
+        page.runs.extend(reversed(left_runs))
+    else:
+        page.runs.extend(left_runs)
+        page.runs.extend(right_runs)
     flow.y = bottom + 14
+
+
+def _blank(digits: str, style: str) -> str:
+    """Spaces a little wider than `digits` and the spaces around them, as e-office forms."""
+    space = text_width(" ", style, 13.0)
+    return " " * (3 + math.ceil(text_width(digits, style, 13.0) / space))
 
 
 def _kinh_gui(flow: _Flow, recipients: list[str]) -> None:
@@ -327,6 +414,7 @@ def _title(flow: _Flow, spec: DocumentSpec) -> None:
         return
     heading = spec.extra.get("type_heading") or TYPE_NAMES[spec.doc_type]
     flow.y += 8
+    top = flow.y
     flow.centered(heading, "B", 14.0)
     lines = _balanced(spec.subject, "B", 14.0, 400.0)
     if len(lines) == 2 and max(text_width(x, "B", 14.0) for x in lines) > 400.0:
@@ -335,11 +423,14 @@ def _title(flow: _Flow, spec: DocumentSpec) -> None:
     for line in lines:
         flow.centered(line, "B", 14.0)
     flow.rule_under([text_width(x, "B", 14.0) for x in lines], fraction=0.35)
+    flow.marks["title"] = BBox(BODY_X0, top, BODY_X1, flow.y)
     flow.y += 6
 
 
 def _signer_lines(spec: DocumentSpec) -> list[str]:
     """The caps lines above the signature. `Q. GIÁM ĐỐC` is the title itself: one line."""
+    if spec.signer_lines:
+        return list(spec.signer_lines)
     lines = []
     if spec.authority_line:
         lines.append(spec.authority_line)
@@ -353,7 +444,8 @@ def _closing_blocks(flow: _Flow, spec: DocumentSpec) -> tuple[int, BBox, BBox, B
     size = 13.0
     h = size * LEADING
     cap_lines = _signer_lines(spec)
-    signer_h = h * len(cap_lines) + SIGNATURE_GAP + h
+    rank_line = bool(spec.rank and spec.rank_own_line)
+    signer_h = h * (len(cap_lines) + rank_line + bool(spec.title_under_name)) + SIGNATURE_GAP + h
     rec_size = 11.0
     rec_col_w = RECIPIENTS_COL[1] - RECIPIENTS_COL[0]
     rec_lines: list[str] = []
@@ -376,10 +468,15 @@ def _closing_blocks(flow: _Flow, spec: DocumentSpec) -> tuple[int, BBox, BBox, B
     sig_top = y + 2
     y += SIGNATURE_GAP
     sig_bottom = y - 2
-    y += h
     name = spec.signer_name
-    flow.page.runs.append(Run(name, "B", size, center - text_width(name, "B", size) / 2,
-                              y - size * 0.25))
+    if spec.rank and not rank_line:
+        name = f"{spec.rank} {name}"      # "Thiếu tướng Trương Minh Đương"
+    under = [spec.rank] if rank_line else []
+    under += [name] + ([spec.title_under_name] if spec.title_under_name else [])
+    for line in under:
+        y += h
+        flow.page.runs.append(Run(line, "B", size, center - text_width(line, "B", size) / 2,
+                                  y - size * 0.25))
     signer_bbox = BBox(SIGNER_COL[0], top, SIGNER_COL[1], y + 3)
     signature_bbox = BBox(SIGNER_COL[0], sig_top, SIGNER_COL[1], sig_bottom)
 
@@ -408,8 +505,9 @@ def _appendix(flow: _Flow, spec: DocumentSpec) -> None:
         flow.paragraph(_tokens(item, "R"), indent=0.0)
 
 
-def _layout(spec: DocumentSpec) -> tuple[list[_PagePlan], Layout]:
-    flow = _Flow()
+def _layout(spec: DocumentSpec, real: RealLayout | None = None
+            ) -> tuple[list[_PagePlan], Layout]:
+    flow = _Flow(real)
     _header(flow, spec)
     _title(flow, spec)
     kinh_gui = spec.extra.get("kinh_gui")
@@ -434,10 +532,38 @@ def _layout(spec: DocumentSpec) -> tuple[list[_PagePlan], Layout]:
     page_no, signer_bbox, signature_bbox, recipients_bbox = _closing_blocks(flow, spec)
     if spec.appendix:
         _appendix(flow, spec)
+    flow.pages[0].runs.extend(flow.late)
+    if flow.real.glue_seed is not None:
+        _glue(flow.pages, random.Random(flow.real.glue_seed))
+    (digits, digits_box), (day, day_box) = flow.marks["number"], flow.marks["day"]
     layout = Layout(page_count=len(flow.pages), signer_page=page_no, signer_bbox=signer_bbox,
                     signature_bbox=signature_bbox, recipients_bbox=recipients_bbox,
-                    agency_name=spec.agency.name, agency_place=spec.agency.place)
+                    agency_name=spec.agency.name, agency_place=spec.agency.place,
+                    number_digits=digits, number_digits_bbox=digits_box, day_text=day,
+                    day_bbox=day_box, title_bbox=flow.marks.get("title"))
     return flow.pages, layout
+
+
+def _glue(pages: list[_PagePlan], rng: random.Random) -> None:
+    """Drop the space between two words in a few spans ("BộTư pháp"), the line in its place:
+    one header line of the agency half the time, and two body spans."""
+    header = [i for i, r in enumerate(pages[0].runs)
+              if r.x < LEFT_COL[1] and r.y < 130 and r.style in ("R", "B") and " " in r.text
+              and not r.text.startswith("Số")]
+    body = [(p, i) for p, page in enumerate(pages) for i, r in enumerate(page.runs)
+            if r.y > 200 and r.style == "R" and r.text.count(" ") >= 3]
+    picks = [(0, i) for i in header if rng.random() < 0.5][:1]
+    picks += rng.sample(body, min(2, len(body)))
+    for p, i in picks:
+        run = pages[p].runs[i]
+        pages[p].runs[i] = dataclasses.replace(
+            run, glue_at=rng.randrange(run.text.count(" ")))
+
+
+def page_runs(spec: DocumentSpec) -> list[list[Run]]:
+    """The text runs of every page, in points from the top-left: where a printed line stands,
+    for a text layer laid over a scan of the page."""
+    return [plan.runs for plan in _layout(spec)[0]]
 
 
 def count_pages(spec: DocumentSpec) -> int:
@@ -445,51 +571,168 @@ def count_pages(spec: DocumentSpec) -> int:
     return _layout(spec)[1].page_count
 
 
-def _draw_text(shape: pymupdf.Shape, run: Run, tcvn3: bool) -> None:
-    if tcvn3:
+# The ABC fonts a legacy file names; "H" is the capitals-only face (issue 10, pattern 8).
+_TCVN3_NAMES = {"LSR": ".VnTime", "LSB": ".VnTime,Bold", "LSI": ".VnTime,Italic",
+                "LSBI": ".VnTime,BoldItalic", "VHR": ".VnTimeH", "VHB": ".VnTimeH,Bold",
+                "VHI": ".VnTimeH,Italic", "VHBI": ".VnTimeH,BoldItalic"}
+_CAPS_PDF_NAMES = {"R": "VHR", "B": "VHB", "I": "VHI", "BI": "VHBI"}
+_VN3_CAPITALS = set("ĂÂÊÔƠƯĐ")
+
+
+def _needs_caps_font(ch: str) -> bool:
+    """A toned capital TCVN3 (VN3) has no code for: typed lowercase in the caps font."""
+    return ch.isupper() and not ch.isascii() and ch not in _VN3_CAPITALS
+
+
+def _draw_text(shape: pymupdf.Shape, run: Run, tcvn3: bool, caps_font: bool = False) -> None:
+    if run.glue_at is not None:
+        words = run.text.split(" ")
+        first = " ".join(words[:run.glue_at + 1])
+        second = " ".join(words[run.glue_at + 1:])
+        _draw_text(shape, dataclasses.replace(run, text=first, glue_at=None), tcvn3, caps_font)
+        # A hair of a gap: MuPDF (like other readers) sees no space below about 1 pt.
+        _draw_text(shape, dataclasses.replace(
+            run, text=second, glue_at=None, x=run.x + text_width(first, run.style, run.size)
+            + 0.8), tcvn3, caps_font)
+        return
+    # Black text is written without a colour operator, as before the colour existed.
+    colour = {"color": run.colour} if run.colour != (0, 0, 0) else {}
+    if tcvn3 and caps_font:
+        _draw_tcvn3_caps(shape, run, colour)
+    elif tcvn3:
         from extractors.tcvn3 import encode_tcvn3
         shape.insert_text((run.x, run.y), encode_tcvn3(run.text), fontname=_PDF_NAMES[run.style],
-                          fontsize=run.size)
+                          fontsize=run.size, **colour)
     else:
         shape.insert_text((run.x, run.y), nfc(run.text), fontname=_PDF_NAMES[run.style],
-                          fontsize=run.size)
+                          fontsize=run.size, **colour)
 
 
-def render_pdf_with_layout(spec: DocumentSpec, *, tcvn3: bool = False) -> tuple[bytes, Layout]:
+def _draw_tcvn3_caps(shape: pymupdf.Shape, run: Run, colour: dict) -> None:
+    """Caps lines are typed in lower case in ".VnTimeH"; in mixed-case text each toned capital
+    is one letter of the caps font inside a ".VnTime" word ("Ủy" = caps "ñ" + "y")."""
+    from extractors.tcvn3 import encode_tcvn3
+    text = nfc(run.text)
+    if any(ch.isalpha() for ch in text) and text == text.upper():
+        shape.insert_text((run.x, run.y), encode_tcvn3(text.lower()),
+                          fontname=_CAPS_PDF_NAMES[run.style], fontsize=run.size, **colour)
+        return
+    segments: list[tuple[str, bool]] = []
+    for ch in text:
+        caps = _needs_caps_font(ch)
+        if segments and segments[-1][1] == caps:
+            segments[-1] = (segments[-1][0] + ch, caps)
+        else:
+            segments.append((ch, caps))
+    x = run.x
+    for part, caps in segments:
+        code = encode_tcvn3(part.lower() if caps else part)
+        name = _CAPS_PDF_NAMES[run.style] if caps else _PDF_NAMES[run.style]
+        shape.insert_text((x, run.y), code, fontname=name, fontsize=run.size, **colour)
+        x += _font(run.style).text_length(code, fontsize=run.size)
+
+
+@lru_cache(maxsize=None)
+def _caps_face(style: str) -> bytes:
+    """The face's bytes with padding after the tables: MuPDF would otherwise share one font
+    object between ".VnTime" and ".VnTimeH", and the caps font would lose its name."""
+    return Path(font_file(style)).read_bytes() + b"\0\0\0\0"
+
+
+def _rename_fonts(doc: pymupdf.Document, names: dict[str, str]) -> None:
+    """Give embedded fonts the names a legacy file shows (".VnTimeH"), after subsetting."""
+    done: set[int] = set()
+    for page in doc:
+        for xref, _ext, _type, _base, resource, _enc in page.get_fonts():
+            if resource not in names or xref in done:
+                continue
+            done.add(xref)
+            pdf_name = "/" + names[resource]
+            targets = [xref]
+            kind, value = doc.xref_get_key(xref, "DescendantFonts")
+            if kind == "array":
+                targets.append(int(value.strip("[]").split()[0]))
+            for target in targets:
+                doc.xref_set_key(target, "BaseFont", pdf_name)
+                kind, value = doc.xref_get_key(target, "FontDescriptor")
+                if kind == "xref":
+                    doc.xref_set_key(int(value.split()[0]), "FontName", pdf_name)
+
+
+def _draw_incoming_stamp(page: pymupdf.Page, stamp: IncomingStamp, layout: Layout,
+                         tcvn3: bool) -> None:
+    """The registry's rectangle with "ĐẾN", its number and date, over the header or title."""
+    colour = tuple(c / 255 for c in stamp.colour)
+    lines = stamp.lines()
+    if stamp.where == "title" and layout.title_bbox is not None:
+        x0, y0 = 40.0, layout.title_bbox.y0 + 4
+    else:
+        x0, y0 = 48.0, 40.0
+    width = max(150.0, max(text_width(x, "B", 10.5) for x in lines) + 16)
+    steps = [18.0 if line == "ĐẾN" else 13.5 for line in lines]
+    box = pymupdf.Rect(x0, y0, x0 + width, y0 + sum(steps) + 7)
+    shape = page.new_shape()
+    shape.draw_rect(box)
+    shape.finish(color=colour, width=1.2)
+    y = y0
+    for line, step in zip(lines, steps):
+        y += step
+        big = line == "ĐẾN"
+        run = Run(line, "B", 15.0 if big else 10.5, x0 + (55 if big else 8), y - 1,
+                  colour=colour)
+        _draw_text(shape, run, tcvn3)
+    shape.commit()
+
+
+def render_pdf_with_layout(spec: DocumentSpec, *, tcvn3: bool = False,
+                           real: RealLayout | None = None) -> tuple[bytes, Layout]:
     """The PDF of `spec` and where its signer block stands.
 
     `tcvn3`: every run is written in the legacy TCVN3 (ABC) 8-bit encoding with a Base-14 Times
     font, so the text layer shows the mojibake old Vietnamese PDFs have.
+    `real`: layout patterns of real files (blank number and day, shuffled spans, glued words,
+    an incoming stamp, the ".VnTimeH" caps font); the geometry stays the classic one.
     """
-    plans, layout = _layout(spec)
+    real = real or RealLayout()
+    caps_font = tcvn3 and real.caps_font
+    plans, layout = _layout(spec, real)
     doc = pymupdf.open()
     for number, plan in enumerate(plans, start=1):
         page = doc.new_page(width=PAGE_W, height=PAGE_H)
         used = {run.style for run in plan.runs} | {"R"}
+        if number == 1 and real.incoming:
+            used.add("B")
         for style in sorted(used):
             page.insert_font(fontname=_PDF_NAMES[style], fontfile=font_file(style))
+            if caps_font:
+                page.insert_font(fontname=_CAPS_PDF_NAMES[style], fontbuffer=_caps_face(style))
         shape = page.new_shape()  # one content stream per page
         if number > 1:  # decree: page numbers centred in the top margin, none on page 1
             label = str(number)
             page_run = Run(label, "R", 13.0, PAGE_W / 2 - text_width(label, "R", 13.0) / 2, 38.0)
-            _draw_text(shape, page_run, tcvn3)
+            _draw_text(shape, page_run, tcvn3, caps_font)
         for run in plan.runs:
-            _draw_text(shape, run, tcvn3)
+            _draw_text(shape, run, tcvn3, caps_font)
         for rule in plan.rules:
             shape.draw_line((rule.x0, rule.y), (rule.x1, rule.y))
         shape.finish(color=(0, 0, 0), width=0.6)
         shape.commit()
+        if number == 1 and real.incoming:
+            _draw_incoming_stamp(page, real.incoming, layout, tcvn3 and not caps_font)
     doc.set_metadata({"title": spec.subject if not tcvn3 else "", "producer": "kiemchung",
                       "creator": "kiemchung", "creationDate": _pdf_date(spec.issue_date),
                       "modDate": _pdf_date(spec.issue_date)})
     doc.subset_fonts()
+    if caps_font:
+        _rename_fonts(doc, _TCVN3_NAMES)
     data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
     doc.close()
     return data, layout
 
 
-def render_pdf(spec: DocumentSpec, *, tcvn3: bool = False) -> bytes:
-    return render_pdf_with_layout(spec, tcvn3=tcvn3)[0]
+def render_pdf(spec: DocumentSpec, *, tcvn3: bool = False, real: RealLayout | None = None
+               ) -> bytes:
+    return render_pdf_with_layout(spec, tcvn3=tcvn3, real=real)[0]
 
 
 def _pdf_date(date: dt.date) -> str:

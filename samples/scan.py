@@ -260,3 +260,207 @@ def save_tiff(images: list[Image.Image], path: Path) -> list[Path]:
     pages[0].save(path, "TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw",
                   dpi=dpi)
     return [path]
+
+
+# --- real-file scan patterns (issue 10) ---------------------------------------------------
+
+def _stamp_font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(font_file("B" if bold else "R"), max(6, size))
+
+
+def draw_incoming_stamp(img: Image.Image, stamp, layout: Layout, scale: float,
+                        rng: random.Random) -> None:
+    """The registry's rectangular stamp `ĐẾN Số: … Ngày: …` in red or blue ink, slightly
+    rotated, over the agency header or left of the title (`stamp` is a render.IncomingStamp)."""
+    lines = stamp.lines()
+    widest = max(_stamp_font(int(10.5 * scale)).getlength(x) for x in lines)
+    w, line_h = int(max(150 * scale, widest + 18 * scale)), int(14 * scale)
+    h = line_h * len(lines) + int(10 * scale)
+    box = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(box)
+    colour = tuple(stamp.colour) + (235,)
+    draw.rectangle((1, 1, w - 2, h - 2), outline=colour, width=max(2, int(1.4 * scale)))
+    y = int(5 * scale)
+    for line in lines:
+        big = line == "ĐẾN"
+        font = _stamp_font(int((15 if big else 10.5) * scale))
+        x = int((55 if big else 8) * scale)
+        draw.text((x, y), line, font=font, fill=colour)
+        y += line_h
+    box = box.rotate(rng.uniform(-4, 4), resample=Image.BICUBIC, expand=True)
+    if stamp.where == "title" and layout.title_bbox is not None:
+        x0, y0 = 38 * scale, (layout.title_bbox.y0 + 6) * scale
+    else:
+        x0, y0 = 46 * scale, 36 * scale
+    _multiply(img, box, int(x0 + rng.uniform(-6, 6) * scale), int(y0 + rng.uniform(-4, 4) * scale))
+
+
+def draw_gazette_stamp(img: Image.Image, text: str, scale: float) -> None:
+    """The gazette centre's small `Ký bởi: … Thời gian ký: …` text with its round logo, top
+    right of page 1, as the e-gazette copies of scans show."""
+    font = _stamp_font(int(6.5 * scale), bold=False)
+    x, y = int(400 * scale), int(10 * scale)
+    draw = ImageDraw.Draw(img)
+    r = int(11 * scale)
+    draw.ellipse((x - 2 * r - 4, y, x - 4, y + 2 * r), outline=SEAL_RED, width=max(1, r // 6))
+    for i, line in enumerate(text.splitlines()):
+        draw.text((x, y + i * int(8 * scale)), line, font=font, fill=(40, 40, 40))
+
+
+def _multiply(img: Image.Image, overlay: Image.Image, left: int, top: int) -> None:
+    """Ink over paper: the overlay's colour multiplies what is under it."""
+    left, top = max(0, left), max(0, top)
+    region = (left, top, min(img.size[0], left + overlay.size[0]),
+              min(img.size[1], top + overlay.size[1]))
+    overlay = overlay.crop((0, 0, region[2] - left, region[3] - top))
+    base = np.asarray(img.crop(region), dtype=np.float32)
+    a = np.asarray(overlay.getchannel("A"), dtype=np.float32)[..., None] / 255.0
+    ink = np.asarray(overlay.convert("RGB"), dtype=np.float32)
+    out = base * (1 - a) + (base * ink / 255.0) * a
+    img.paste(Image.fromarray(out.clip(0, 255).astype(np.uint8)), region[:2])
+
+
+def _show_through(img: Image.Image, back: Image.Image, rng: random.Random) -> Image.Image:
+    """The back page seen through thin paper: mirrored, blurred and faint."""
+    back = back.transpose(Image.FLIP_LEFT_RIGHT).resize(img.size).filter(
+        ImageFilter.GaussianBlur(rng.uniform(0.8, 1.6)))
+    strength = rng.uniform(0.10, 0.22)
+    a = np.asarray(img, dtype=np.float32)
+    b = np.asarray(back.convert("RGB"), dtype=np.float32) / 255.0
+    return Image.fromarray((a * (1 - strength * (1 - b))).clip(0, 255).astype(np.uint8))
+
+
+def _degrade_gazette(img: Image.Image, rng: random.Random) -> tuple[Image.Image, int]:
+    """Grey paper, noise, blur and a slight skew; returns the image and its JPEG quality."""
+    nrng = np.random.default_rng(rng.randrange(2**32))
+    arr = np.asarray(img, dtype=np.float32)
+    grey = rng.uniform(0.80, 0.90)
+    arr = arr * grey + nrng.standard_normal(arr.shape[:2], dtype=np.float32)[..., None] * \
+        rng.uniform(4.0, 8.0)
+    img = Image.fromarray(arr.clip(0, 255).astype(np.uint8)).filter(
+        ImageFilter.BoxBlur(rng.uniform(0.3, 0.7)))
+    fill = (int(255 * grey),) * 3
+    img = img.rotate(rng.uniform(-2.0, 2.0), resample=Image.BILINEAR, fillcolor=fill)
+    return img, rng.randint(40, 60)
+
+
+def _photo(img: Image.Image, rng: random.Random, size: tuple[int, int]) -> Image.Image:
+    """A phone capture: perspective, uneven light from one side, cropped to `size` pixels."""
+    w, h = img.size
+    d = [rng.uniform(0.01, 0.06) * s for s in (w, h, w, h, w, h, w, h)]
+    quad = (d[0], d[1], d[2] * 0.5, h - d[3], w - d[4], h - d[5] * 0.5, w - d[6] * 0.5, d[7])
+    img = img.transform((w, h), Image.QUAD, quad, resample=Image.BILINEAR,
+                        fillcolor=(120, 115, 105))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    light = 1.0 - 0.28 * np.hypot(xx - cx, yy - cy) / np.hypot(w, h)
+    warm = np.array([1.0, 0.97, 0.9], dtype=np.float32)
+    arr = np.asarray(img, dtype=np.float32) * light[..., None] * warm
+    img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
+    return img.resize(size, Image.BILINEAR)
+
+
+def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, seed: int,
+                    incoming=None, gazette_text: str | None = None) -> list[Image.Image]:
+    """Pages as real uploads look (issue 10): `kind` "scan150" (low dpi, JPEG-worn, grey,
+    show-through), "gazette" (the same with the seal over the text and the gazette's stamp),
+    "photo" (a phone capture, not A4). `incoming`: a render.IncomingStamp drawn on page 1."""
+    rng = random.Random(seed)
+    scale = dpi / 72.0
+    clean: list[Image.Image] = []
+    with pymupdf.open(stream=pdf_bytes, filetype="pdf") as doc:
+        for page in doc:
+            clean.append(_rasterise(page, dpi))
+    out = []
+    for number, img in enumerate(clean, start=1):
+        img = img.copy()
+        if number == layout.signer_page:
+            b = layout.signature_bbox
+            box = (b.x0 * scale, b.y0 * scale, b.x1 * scale, b.y1 * scale)
+            stroke_box = _draw_signature(img, rng, box)
+            if kind == "gazette":
+                # Pressed hard and high: the seal covers the title line above the blank.
+                x0, y0, x1, y1 = stroke_box
+                lift = rng.uniform(14, 24) * scale
+                stroke_box = (x0, y0 - lift, x1, y1 - lift)
+            _add_seal(img, rng, stroke_box, scale,
+                      (layout.agency_name.upper(), layout.agency_place.upper()))
+        if number == 1 and incoming is not None:
+            draw_incoming_stamp(img, incoming, layout, scale, rng)
+        if number == 1 and gazette_text:
+            draw_gazette_stamp(img, gazette_text, scale)
+        if kind == "photo":
+            w, h = int(545 * scale), int(792 * scale)   # Adobe Scan's letter-like page
+            img = _photo(img, rng, (w, h))
+            quality = rng.randint(70, 85)
+        else:
+            # The back of the sheet: the next page printed duplex, else another page (the
+            # attached form, the next letter in the pile) off its register.
+            if number < len(clean):
+                back = clean[number]
+            else:
+                other = clean[number - 2] if number > 1 else clean[0]
+                back = Image.fromarray(np.roll(np.asarray(other), int(other.size[1] *
+                                                                      rng.uniform(0.15, 0.35)),
+                                               axis=0))
+            if kind == "gazette" or rng.random() < 0.8:
+                img = _show_through(img, back, rng)
+            img, quality = _degrade_gazette(img, rng)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality)
+        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        img.info["dpi"] = (dpi, dpi)
+        img.info["quality"] = quality
+        out.append(img)
+    return out
+
+
+def image_pdf_with_quality(images: list[Image.Image], dpi: int) -> bytes:
+    """An image-only PDF keeping each page's own JPEG quality (`info["quality"]`) and size."""
+    doc = pymupdf.open()
+    for img in images:
+        w, h = img.size[0] * 72.0 / dpi, img.size[1] * 72.0 / dpi
+        page = doc.new_page(width=w, height=h)
+        page.insert_image(page.rect, stream=_jpeg(img, img.info.get("quality", 85)))
+    doc.set_metadata({"producer": "kiemchung scan", "creator": "kiemchung scan"})
+    data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
+    doc.close()
+    return data
+
+
+def _strip_marks(text: str) -> str:
+    """Vietnamese without diacritics, as an OCR engine trained for English reads it."""
+    import unicodedata
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(ch for ch in unicodedata.normalize("NFD", text)
+                   if unicodedata.category(ch) != "Mn")
+
+
+def wrong_ocr_text(text: str, mode: str, rng: random.Random) -> str:
+    """Someone else's OCR of `text`: "no_diacritics" (`UY BAN NHAN DAN TINH`, a few misread
+    letters) or "mojibake" (UTF-8 bytes read as Windows-1252: `á»¦Y BAN`)."""
+    if mode == "mojibake":
+        return text.encode("utf-8").decode("cp1252", errors="replace")
+    out = []
+    for ch in _strip_marks(text):
+        if ch.isalpha() and rng.random() < 0.03:
+            ch = rng.choice("il1o0~:")
+        out.append(ch)
+    return "".join(out)
+
+
+def add_ocr_layer(image_pdf: bytes, runs: list[list], *, mode: str, seed: int) -> bytes:
+    """Lay an invisible text layer (render mode 3) over an image-only PDF, line by line where
+    the print stands (`runs`: render.page_runs), with the wrong text of `wrong_ocr_text`."""
+    rng = random.Random(seed)
+    doc = pymupdf.open(stream=image_pdf, filetype="pdf")
+    for page, page_runs in zip(doc, runs):
+        sx, sy = page.rect.width / 595.0, page.rect.height / 842.0
+        for run in page_runs:
+            text = wrong_ocr_text(run.text, mode, rng)
+            page.insert_text((run.x * sx, run.y * sy), text, fontname="helv",
+                             fontsize=run.size * 0.95, render_mode=3)
+    doc.set_metadata({"producer": "kiemchung scan (OCR)", "creator": "kiemchung scan"})
+    data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
+    doc.close()
+    return data

@@ -19,6 +19,9 @@ class Agency:
     deputy_title: str         # e.g. "PHÓ CHỦ TỊCH", "PHÓ GIÁM ĐỐC"
     collective: str           # what TM. stands for, e.g. "ỦY BAN NHÂN DÂN"
     unit_name: str            # plain name for rule sets and certificates, e.g. "UBND huyện Phú Vang"
+    name_lines: tuple[str, ...] = ()  # where the printed name breaks, when it is not balanced
+    superior_lines: tuple[str, ...] = ()  # the same for the superior line
+    kind: str = "state"       # "state", "police", "council" or "front" (socio-political body)
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,26 @@ class DocumentSpec:
     appendix: tuple[str, ...] = ()   # appendix paragraphs, on their own page(s)
     body_names: tuple[str, ...] = () # people named in the body (traps for the signer)
     extra: dict = field(default_factory=dict)  # criterion-specific facts (e.g. trưởng ban)
+    # Patterns of real files (issue 10), all off for the classic layout the old variants keep.
+    real_patterns: bool = False
+    signer_lines: tuple[str, ...] = ()   # caps lines above the signature when chained, e.g.
+                                         # ("TL. CHỦ TỊCH", "KT. CHÁNH VĂN PHÒNG", "PHÓ CHÁNH …")
+    authority_all: tuple[str, ...] = ()  # every prefix of the block top-down, e.g. ("TL.", "KT.")
+    rank: str | None = None              # "Thiếu tướng" printed before the name, not part of it
+    rank_own_line: bool = False          # the rank on its own line above the name
+    title_under_name: str | None = None  # a second title line under the name
+    glued_authority: bool = False        # "TL.CHỦ TỊCH": no space after the prefix
+
+    @property
+    def subject_printed(self) -> str:
+        """The trích yếu as a person reads it: a Công văn's starts with "V/v "."""
+        if self.doc_type == DocType.CONG_VAN:
+            return f"V/v {self.subject}"
+        return self.subject
+
+    @property
+    def authorities(self) -> tuple[str, ...]:
+        """The prefixes of the signer block top-down (empty without one)."""
+        if self.authority_all:
+            return self.authority_all
+        return (self.authority,) if self.authority else ()

@@ -189,3 +189,37 @@ def test_second_signature_over_altered_first_revision(evidence, pki, trust):
     # The agency really signed those bytes; its report says what it covers.
     assert agency.status == SignatureStatus.VALID
     assert "covers earlier signature(s) that do not verify: Signature1" in agency.reason
+
+
+# -- issue 11: tolerance for real files must not let attacks through ---------------------------
+
+def test_a_change_hidden_under_a_later_signature_is_still_modified(signed, evidence, pki,
+                                                                    trust):
+    number = evidence[1].number
+    seq, rest = number.split("/", 1)
+    forged = f"{int(seq) + 1}/{rest}"
+    other = pki.person("Trần Văn Bình", "Sở Thông tin và Truyền thông", "CCCD:079000000002")
+    data = attacks.change_under_new_signature(signed, number, forged, other,
+                                              SIGNED_AT + dt.timedelta(hours=1))
+    person, agency, cover = read_signatures(data, trust)
+    assert person.status == agency.status == SignatureStatus.MODIFIED
+    assert not person.fields_added_after_certification
+    # The cover signature signs the altered file as it found it: valid for that.
+    assert cover.status == SignatureStatus.VALID
+
+
+def test_a_file_rewritten_after_signing_is_never_valid_and_says_why(signed, trust):
+    reports = read_signatures(attacks.rewrite_whole_file(signed), trust)
+    assert reports and SignatureStatus.VALID not in statuses(reports)
+    assert any(r.rewritten and r.reason.startswith("the file was saved again after it was "
+                                                   "signed") for r in reports)
+    # Who signed is still read from the signature value.
+    assert {r.signer_name for r in reports} >= {"Nguyễn Văn An"}
+
+
+def test_a_refused_sha1_policy_never_turns_an_attack_valid(signed, evidence, trust):
+    from models.signatures import SignaturePolicy
+    number = evidence[1].number
+    forged = attacks.change_text(signed, number, number.replace("/", "-", 1))
+    for policy in (SignaturePolicy(), SignaturePolicy(allow_sha1=False)):
+        assert SignatureStatus.VALID not in statuses(read_signatures(forged, trust, policy))

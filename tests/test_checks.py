@@ -289,3 +289,137 @@ def test_best_of_others_and_tied_ranks():
     assert by_unit["A"].total == 30 and by_unit["A"].maximum == 40
     assert by_unit["B"].total == by_unit["C"].total == 25
     assert (by_unit["A"].rank, by_unit["B"].rank, by_unit["C"].rank) == (1, 2, 2)
+
+
+# -- who signed what, and the rule set's settings (issue 11) ---------------------------------
+
+SO_TTTT = next(a for a in AGENCIES if a.unit_name == "Sở Thông tin và Truyền thông")
+SIGNED_ON = dt.datetime(2024, 1, 15, 9, 0, tzinfo=VN_TZ)
+
+
+def province_plan(issued: dt.date = dt.date(2024, 1, 15)):
+    return make_spec(random.Random(4), DocType.KE_HOACH, agency=SO_TTTT, issue_date=issued,
+                     subject="Chuyển đổi số năm 2024")
+
+
+@pytest.fixture(scope="module")
+def person_only(pki, trust):
+    spec = plan(dt.date(2024, 1, 15))
+    person = pki.person(spec.signer_name, UNIT, "CCCD:046000000001", units=(UNIT,))
+    once = sign_pdf(render_pdf(spec), person, signing_time=SIGNED_ON)
+    return inspect_bytes(once, "kh.pdf", trust=trust)
+
+
+def test_person_only_signatures_follow_the_rule_set_and_say_its_value(person_only):
+    default = run("digitally_signed", person_only)
+    assert default.status == CheckStatus.NEEDS_REVIEW
+    assert "person_only = review" in default.message and "agency" in default.message
+    accepted = run("digitally_signed", person_only, {"person_only": "accept"})
+    assert accepted.passed and "person_only = accept" in accepted.message
+    refused = run("digitally_signed", person_only, {"person_only": "refuse"})
+    assert refused.failed and "person_only = refuse" in refused.message
+
+
+def test_sha1_counts_with_a_note_unless_the_rule_set_asks_for_a_strong_digest(pki, trust):
+    spec = plan(dt.date(2024, 1, 15))
+    data = sign_as_printed(render_pdf(spec), spec, pki, md_algorithm="sha1")
+    inspection = inspect_bytes(data, "kh.pdf", trust=trust)
+    assert [s.status.value for s in inspection.signatures] == ["valid", "valid"]
+    result = run("digitally_signed", inspection)
+    assert result.passed and "SHA-1 digest accepted" in result.message
+    strict = run("digitally_signed", inspection, {"strong_digest": True})
+    assert strict.failed and "SHA1 digest" in strict.message and "strong digest" in strict.message
+
+
+def test_initials_and_the_gazette_signature_are_told_apart(pki, trust):
+    from models.signatures import SignatureRole
+    from samples.sign import add_gazette_signature, sign_initials
+    spec = plan(dt.date(2024, 1, 15))
+    data = sign_as_printed(render_pdf(spec), spec, pki)
+    data = sign_initials(data, pki, "Lê Văn Tuệ", UNIT,
+                         signing_time=SIGNED_ON + dt.timedelta(minutes=20))
+    data = add_gazette_signature(data, pki, "UBND tỉnh Thừa Thiên Huế",
+                                 at=SIGNED_ON + dt.timedelta(days=2))
+    inspection = inspect_bytes(data, "kh.pdf", trust=trust)
+    roles = [s.role for s in inspection.signatures]
+    assert roles == [SignatureRole.SIGNER, SignatureRole.AGENCY, SignatureRole.INITIALS,
+                     SignatureRole.COPY], [s.role_basis for s in inspection.signatures]
+    assert [s.status.value for s in inspection.signatures] == ["valid"] * 4
+    signed = run("digitally_signed", inspection)
+    assert signed.passed and "also signed by TRUNG TÂM CÔNG BÁO VÀ TIN HỌC" in signed.message
+    # The printed signer is compared with the signer's certificate, not the drafter's.
+    assert run("signature_matches_signer", inspection).passed
+    assert run("signature_matches_issuer", inspection).passed
+    # The gazette signed two days later: the issue is timed by the signer.
+    assert run("signing_time_consistent", inspection).passed
+
+
+def test_a_gazette_signature_alone_is_a_published_copy_not_the_issuers(pki, trust):
+    from samples.sign import add_gazette_signature
+    spec = plan(dt.date(2024, 1, 15))
+    data = add_gazette_signature(render_pdf(spec), pki, "UBND tỉnh Thừa Thiên Huế",
+                                 at=SIGNED_ON + dt.timedelta(days=1))
+    inspection = inspect_bytes(data, "kh.pdf", trust=trust)
+    result = run("digitally_signed", inspection)
+    assert result.status == CheckStatus.NEEDS_REVIEW and "published copy" in result.message
+    assert run("signature_matches_issuer", inspection).status == CheckStatus.NOT_APPLICABLE
+    assert run("signing_time_consistent", inspection).status == CheckStatus.NOT_APPLICABLE
+
+
+def test_initials_alone_are_not_the_signers_signature(pki, trust):
+    from samples.sign import sign_initials
+    spec = plan(dt.date(2024, 1, 15))
+    data = sign_initials(render_pdf(spec), pki, "Lê Văn Tuệ", UNIT, signing_time=SIGNED_ON)
+    inspection = inspect_bytes(data, "kh.pdf", trust=trust)
+    assert run("digitally_signed", inspection).status == CheckStatus.NEEDS_REVIEW
+    matches = run("signature_matches_signer", inspection)
+    assert matches.status == CheckStatus.NOT_APPLICABLE and "initials" in matches.message
+
+
+@pytest.fixture(scope="module")
+def province_named(pki, trust):
+    spec = province_plan()
+    data = sign_as_printed(render_pdf(spec), spec, pki, province_named_agency=True)
+    return inspect_bytes(data, "kh.pdf", trust=trust)
+
+
+def test_an_agency_certificate_named_with_its_province_matches_the_header(province_named):
+    agency = province_named.signatures[1]
+    assert agency.signer_name == "Sở Thông tin và Truyền thông tỉnh Thừa Thiên Huế"
+    assert agency.signer_org == "UBND tỉnh Thừa Thiên Huế"
+    result = run("signature_matches_issuer", province_named, level="so",
+                 unit="Sở Thông tin và Truyền thông")
+    assert result.passed and "with its place" in result.message
+
+
+def test_the_provinces_plan_is_not_a_districts_own_even_without_a_unit(province_named):
+    for unit in (UNIT, None):
+        result = run("issuer_is_unit", province_named, level="huyen", unit=unit)
+        assert result.failed and "province body" in result.message, result.message
+    assert run("issuer_is_unit", province_named, level="so",
+               unit="Sở Thông tin và Truyền thông").passed
+
+
+def test_issuer_names_match_across_real_naming(pki):
+    from checks.document import issuer_tier
+    from checks.signatures import issuer_match
+    from extractors.signatures import read_signatures
+
+    def report(name: str, org: str):
+        seal = pki.agency(name, org, "MST:0000000001")
+        data = sign_pdf(render_pdf(plan(dt.date(2024, 1, 15))), seal, signing_time=SIGNED_ON)
+        return read_signatures(data, TrustStore())[0]
+
+    ubnd = report("Ủy ban nhân dân huyện Phú Vang", "UBND tỉnh Thừa Thiên Huế")
+    assert issuer_match(ubnd, "UBND HUYỆN PHÚ VANG", None)            # UBND, case
+    # A steering committee signs with its UBND's agency certificate.
+    assert "parent body" in issuer_match(ubnd, "BAN CHỈ ĐẠO CHUYỂN ĐỔI SỐ",
+                                         "ỦY BAN NHÂN DÂN HUYỆN PHÚ VANG")
+    assert issuer_match(ubnd, "UBND HUYỆN PHONG ĐIỀN", None) is None
+    other_province = report("Sở Thông tin và Truyền thông tỉnh Quảng Nam", "UBND tỉnh Quảng Nam")
+    assert issuer_match(other_province, "SỞ THÔNG TIN VÀ TRUYỀN THÔNG",
+                        "UBND TỈNH THỪA THIÊN HUẾ") is None
+    assert issuer_tier("SỞ Y TẾ", "UBND TỈNH THỪA THIÊN HUẾ") == "province"
+    assert issuer_tier("PHÒNG VĂN HÓA VÀ THÔNG TIN", "UBND HUYỆN PHÚ VANG") == "district"
+    assert issuer_tier("UBND XÃ PHONG HIỀN", "UBND HUYỆN PHONG ĐIỀN") == "commune"
+    assert issuer_tier("UBND THỊ XÃ HƯƠNG THỦY", None) == "district"

@@ -49,8 +49,10 @@ def test_inspect_json_carries_the_contract(signed_plan):
     assert CONTRACT_KEYS <= data.keys()
     assert data["doc_type"] == "ke_hoach" and data["number"] == spec.number
     assert data["issue_date"] == spec.issue_date.isoformat()
-    assert data["signer"] == {"name": spec.signer_name, "title": spec.signer_title,
-                              "authority": spec.authority}
+    signer = data["signer"]
+    assert {k: signer[k] for k in ("name", "title", "authority")} == {
+        "name": spec.signer_name, "title": spec.signer_title, "authority": spec.authority}
+    assert signer["authority_chain"] == ([spec.authority] if spec.authority else [])
     assert [s["status"] for s in data["signatures"]] == ["valid", "valid"]
     assert data["signatures"][0]["signer_name"] == spec.signer_name
     assert data["has_seal"] is False and data["text_source"] == "text"

@@ -277,6 +277,16 @@ def test_status_precedence():
     assert SignatureReport(**{**base, "modified_after_signing": False, "revoked": False,
                               "expired": False}).status == SignatureStatus.UNTRUSTED
     assert SignatureReport(**{**base, "malformed": True}).status == SignatureStatus.MALFORMED
+    sound = {**base, "modified_after_signing": False, "revoked": False, "expired": False,
+             "trusted": True}
+    assert SignatureReport(**sound).status == SignatureStatus.VALID
+    # A refused digest is the last word on an otherwise sound signature, never a worse one.
+    assert SignatureReport(**{**sound, "digest_rejected": True}).status == \
+        SignatureStatus.INDETERMINATE
+    assert SignatureReport(**{**sound, "digest_rejected": True, "trusted": False}).status == \
+        SignatureStatus.UNTRUSTED
+    assert SignatureReport(**{**sound, "digest_rejected": True, "valid": False}).status == \
+        SignatureStatus.INVALID
 
 
 # -- trust store -----------------------------------------------------------------------------
@@ -355,17 +365,40 @@ def test_an_honest_timestamp_has_no_note(pki, person, trust):
 
 # -- policy ----------------------------------------------------------------------------------
 
-def test_sha1_is_refused_by_default_and_accepted_when_allowed(person, trust):
+def test_sha1_is_accepted_with_a_warning_by_default_and_indeterminate_when_refused(person,
+                                                                                  trust):
+    # Provincial e-office and gazette tools still sign with SHA-1 in 2025: by default a sound
+    # SHA-1 signature keeps its status, and the weakness is a warning of its own.
     from models.signatures import SignaturePolicy
     from samples.attacks import sign_variant
     signed = sign_variant(simple_pdf(), person, signing_time=SIGNED_AT, md_algorithm="sha1")
-    refused = only(read_signatures(signed, trust))
-    assert refused.status == SignatureStatus.INVALID and refused.digest_algorithm == "sha1"
-    assert refused.reason == "SHA-1 digest is not accepted by policy"
-    allowed = only(read_signatures(signed, trust, SignaturePolicy(allow_sha1=True)))
-    assert allowed.status == SignatureStatus.VALID
-    assert "SHA-1 digest accepted by policy" in allowed.reason
-    assert allowed.to_json()["policy"]["allow_sha1"] is True
+    default = only(read_signatures(signed, trust))
+    assert default.status == SignatureStatus.VALID and default.digest_algorithm == "sha1"
+    assert "SHA-1 digest (collision-prone)" in default.warnings
+    assert "SHA-1 digest (collision-prone), accepted by policy" in default.reason
+    assert default.to_json()["policy"]["allow_sha1"] is True
+    assert "SHA-1 digest (collision-prone)" in default.to_json()["warnings"]
+    # Refused by the operator: not `invalid` (the bytes and the cryptography verify), but
+    # indeterminate, as EU DSS reports a failed cryptographic constraint.
+    refused = only(read_signatures(signed, trust, SignaturePolicy(allow_sha1=False)))
+    assert refused.status == SignatureStatus.INDETERMINATE
+    assert refused.intact and refused.valid and refused.trusted and refused.digest_rejected
+    assert "SHA-1 digest is refused by policy" in refused.reason
+    # A SHA-256 signature is untouched by the policy.
+    strong = sign_variant(simple_pdf(), person, signing_time=SIGNED_AT)
+    assert only(read_signatures(strong, trust, SignaturePolicy(allow_sha1=False))).status \
+        == SignatureStatus.VALID
+
+
+def test_a_refused_sha1_digest_never_hides_a_worse_fault(person, trust):
+    from models.signatures import SignaturePolicy
+    from samples.attacks import sign_variant
+    signed = sign_variant(simple_pdf(), person, signing_time=SIGNED_AT, md_algorithm="sha1")
+    at = signed.index(BODY_HEX) + 1               # "4b" → "4c": still a well-formed file
+    tampered = signed[:at] + b"c" + signed[at + 1:]
+    for policy in (SignaturePolicy(), SignaturePolicy(allow_sha1=False)):
+        report = only(read_signatures(tampered, trust, policy))
+        assert report.status == SignatureStatus.INVALID and not report.intact
 
 
 def test_non_repudiation_required_by_policy(pki, person, trust):

@@ -45,3 +45,29 @@ def test_a_wrong_pin_is_refused_and_nothing_is_trusted(data_dir):
     assert result.returncode != 0 and "pinned fingerprint" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (data_dir / "trust").exists() or not list((data_dir / "trust").iterdir())
+
+
+def test_imported_government_roots_validate_a_real_file_and_name_the_missing_tsa_root(data_dir):
+    # The G2 root and intermediate imported as an operator would; a real e-office file signed
+    # in 2025 then validates, SHA-1 and all, and its timestamp tokens say which root is still
+    # to import: tokens of "Máy chủ cấp dấu thời gian 02" chain to the G2 root, those of
+    # "… 01" to the first-generation root "Co quan chung thuc so chuyen dung Chinh phu".
+    import json
+    real = SHARED / "realdocs" / "files" / "13_congvan_TTXT-LamDong_644.pdf"
+    if not real.is_file():
+        absent(f"the real documents are not beside the repository ({real})")
+    published = _published_fingerprints()
+    for name in ("rootcag2.crt", "cpcag2.crt"):
+        assert kiemchung("trust", "add", str(TRUST / name), "--pin",
+                         published[name]).returncode == 0
+    result = kiemchung("inspect", str(real), "--json")
+    assert result.returncode == 0, result.stderr
+    signatures = json.loads(result.stdout)["signatures"]
+    assert [(s["role"], s["status"]) for s in signatures] == \
+        [("signer", "valid")] + [("agency", "valid")] * 3
+    signer = signatures[0]
+    assert signer["signing_time_source"] == "timestamp"
+    assert "SHA-1 digest (collision-prone)" in signer["warnings"]
+    for agency in signatures[1:]:
+        assert any("Co quan chung thuc so chuyen dung Chinh phu (RootCA)" in w
+                   for w in agency["warnings"])

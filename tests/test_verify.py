@@ -368,3 +368,45 @@ def test_an_electronic_copy_signed_by_the_agency_alone_is_accepted(ruleset, pki,
     v = verdict(ruleset, "2.1", [inspected(alone, "kh-mot-chu-ky.pdf", trust)])
     assert v.status == VerdictStatus.NEEDS_REVIEW
     assert "neither a copy" in named(v, "digitally_signed", CheckStatus.NEEDS_REVIEW).message
+
+
+# -- real-style signatures (issue 11) ----------------------------------------------------------
+
+def test_a_real_style_province_plan_passes_and_is_not_a_districts_own(ruleset, pki, trust):
+    # As the provincial e-office signs: SHA-1 digests, and the agency's certificate named with
+    # its province ("Sở Thông tin và Truyền thông tỉnh Thừa Thiên Huế", O "UBND tỉnh …")
+    # while the header prints "SỞ THÔNG TIN VÀ TRUYỀN THÔNG" under "UBND TỈNH THỪA THIÊN HUẾ".
+    spec = spec_of(DocType.KE_HOACH, dt.date(2024, 1, 15), agency=SO_TTTT,
+                   subject="Chuyển đổi số năm 2024")
+    data = sign_as_printed(render_pdf(spec), spec, pki, md_algorithm="sha1",
+                           province_named_agency=True)
+    files = [inspected(data, "kh.pdf", trust)]
+    assert files[0].signatures[1].signer_name.endswith("tỉnh Thừa Thiên Huế")
+    own = verdict(ruleset, "2.1", files, level="so", unit="Sở Thông tin và Truyền thông")
+    assert own.status == VerdictStatus.PASS, own.summary
+    assert own.points == own.max_points == 10
+    assert "SHA-1 digest accepted" in named(own, "digitally_signed").message
+    assert named(own, "signature_matches_issuer").passed
+    # The same plan handed in by a district, with or without the unit named.
+    for unit in (UNIT, None):
+        handed = verdict(ruleset, "2.1", files, level="huyen", unit=unit)
+        assert handed.status == VerdictStatus.FAIL and handed.points == 0, handed.summary
+        assert "not the own evidence of a district unit" in \
+            named(handed, "issuer_is_unit", CheckStatus.FAIL).message
+
+
+def test_the_rule_sets_signature_settings_reach_the_check(ruleset, pki, trust):
+    spec = plan_spec(dt.date(2024, 1, 15))
+    person = pki.person(spec.signer_name, UNIT, "CCCD:046000000002", units=(UNIT,))
+    from samples.sign import sign_pdf
+    once = sign_pdf(render_pdf(spec), person,
+                    signing_time=dt.datetime(2024, 1, 15, 9, 0, tzinfo=VN_TZ))
+    files = [inspected(once, "kh.pdf", trust)]
+    default = verdict(ruleset, "2.1", files)
+    assert "signatures.person_only = review" in named(default, "digitally_signed").message
+    assert default.needs_review
+    accepting = ruleset.model_copy(update={"signatures": ruleset.signatures.model_copy(
+        update={"person_only": "accept"})})
+    accepted = verdict(accepting, "2.1", files)
+    assert named(accepted, "digitally_signed").passed
+    assert "signatures.person_only = accept" in named(accepted, "digitally_signed").message

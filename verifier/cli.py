@@ -24,7 +24,8 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
 console = Console()
 DEMO_DIR = Path(__file__).resolve().parent.parent / "samples" / "demo"
 EVIDENCE_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-STATUS_STYLE = {"valid": "green", "untrusted": "yellow", "expired": "yellow"}
+STATUS_STYLE = {"valid": "green", "untrusted": "yellow", "expired": "yellow",
+                "indeterminate": "yellow"}   # sound, but refused by policy (SHA-1)
 VERDICT_STYLE = {"pass": "green", "partial": "yellow", "needs_review": "yellow",
                  "not_applicable": "dim"}
 
@@ -406,9 +407,10 @@ from api.batch_cli import register_batch_commands  # noqa: E402
 
 register_batch_commands(app)
 
-from api.serve_cli import serve  # noqa: E402
+from api.serve_cli import db_app, serve  # noqa: E402
 
 app.command("serve")(serve)
+app.add_typer(db_app, name="db")
 
 if __name__ == "__main__":
     app()

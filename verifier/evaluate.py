@@ -65,6 +65,14 @@ def data_window(ruleset: RuleSet, year: int) -> tuple[dt.date, dt.date]:
     return ruleset.data_window.for_year(year)
 
 
+def with_signature_rules(spec: CheckSpec, ruleset: RuleSet) -> CheckSpec:
+    """`digitally_signed` with the rule set's signature settings, the criterion's own
+    parameters first."""
+    if spec.check != "digitally_signed":
+        return spec
+    return CheckSpec(check=spec.check, **{**ruleset.signatures.params(), **spec.params})
+
+
 def check_problems(ruleset: RuleSet) -> list[str]:
     """Check names or parameters in the rule set that no registered check accepts."""
     problems = []
@@ -230,7 +238,7 @@ def _evaluate(ruleset: RuleSet, criterion_id: str, level: Level | str, unit: str
                        checks=[CheckResult("evidence_present", CheckStatus.FAIL,
                                            "no evidence file")])
 
-    document_specs = [ALWAYS_RUN, *evidence.document]
+    document_specs = [ALWAYS_RUN, *(with_signature_rules(s, ruleset) for s in evidence.document)]
     if evidence.allow_scans and not any(s.check == "scan_with_seal" for s in document_specs):
         document_specs.append(CheckSpec(check="scan_with_seal"))
 

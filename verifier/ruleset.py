@@ -103,6 +103,23 @@ class Evidence(_Strict):
     note: str | None = None
 
 
+class SignatureRules(_Strict):
+    """How the rule set reads digital signatures; passed to `digitally_signed` on every
+    criterion (a criterion's own parameters on the check win).
+
+    `person_only`: an issued e-document carries the person's and then the agency's signature
+    (Decree 30/2020, art. 8 and appendix I); whether one with the person's alone counts is
+    the province's choice: `review` (a person decides; the default), `accept`, `refuse`.
+    `strong_digest`: refuse SHA-1 signatures for this rule set, although the default policy
+    accepts them with a warning (the provincial e-office tools still sign with SHA-1)."""
+
+    person_only: Literal["review", "accept", "refuse"] = "review"
+    strong_digest: bool = False
+
+    def params(self) -> dict:
+        return {"person_only": self.person_only, "strong_digest": self.strong_digest}
+
+
 class Criterion(_Strict):
     id: str
     name: str
@@ -183,6 +200,7 @@ class RuleSet(_Strict):
     # digitally signed file (Cần Thơ: yes; Huế: no)? Every criterion's evidence.allow_scans
     # follows it; it is stated here too so that a rule set without criteria still says so.
     allow_scans: bool = False
+    signatures: SignatureRules = SignatureRules()
     indices: list[MainIndex] = []
     notes: list[str] = []
 

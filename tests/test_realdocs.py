@@ -1,0 +1,154 @@
+"""Fields of real documents (../shared/realdocs), one test per pattern that real files show and
+the generator once did not: numbers and days stamped into signature widgets, text out of reading
+order, someone else's bad OCR layer, incoming stamps, chained signer blocks, subjects that end
+where the body starts, superior and issuing agencies, seals drawn in signature appearances.
+
+Born-digital files are read from their text layer (a second or so each); the scans read here are
+single pages, OCR'd by the real Tesseract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+
+import pymupdf
+import pytest
+
+from extractors.fields import extract_fields
+from extractors.pipeline import inspect_file
+from extractors.reader import read_document
+from extractors.text_layer import decide_text_layer
+from models.fields import DocType
+from tests.conftest import SHARED, absent
+
+REALDOCS = SHARED / "realdocs"
+
+
+@cache
+def _labels() -> dict[str, dict]:
+    if not (REALDOCS / "labels.json").is_file():
+        absent(f"the real documents are not in {REALDOCS}")
+    files = json.loads((REALDOCS / "labels.json").read_text(encoding="utf-8"))["files"]
+    return {entry["file"].split("/")[-1][:2]: entry for entry in files}
+
+
+def label(key: str) -> dict:
+    return _labels()[key]
+
+
+@cache
+def fields_of(key: str):
+    """The fields read from a born-digital real file's text layer (no OCR, no signatures)."""
+    return extract_fields(read_document(REALDOCS / label(key)["file"]))
+
+
+@pytest.mark.parametrize("key", ["03", "11", "12", "13", "14"])
+def test_number_and_day_stamped_in_the_agency_signature_widget(key):
+    # The page text reads "Số:     /TB-UBND" and "ngày     tháng 11": the digits are in the
+    # appearance of the agency's signature widgets, and come last in the page's text.
+    want = label(key)
+    fields = fields_of(key)
+    assert fields.value("number") == want["number"]
+    assert fields.value("issue_date") == dt.date.fromisoformat(want["issue_date"])
+    assert fields.number.provenance.source == "appearance"
+    assert fields.issue_date.provenance.source == "appearance"
+    assert fields.number.confidence >= 0.9
+    # The number's symbols were typed: nothing of them leaks into the issuer above.
+    assert fields.value("issuer") == want["issuer"]
+
+
+@pytest.mark.parametrize("key", ["03", "11", "12", "13", "14", "17", "20"])
+def test_every_field_of_the_born_digital_real_files(key):
+    want = label(key)
+    fields = fields_of(key)
+    signer = fields.value("signer")
+    got = {"doc_type": fields.value("doc_type"), "place": fields.value("place"),
+           "issuer": fields.value("issuer"), "issuer_parent": fields.value("superior_agency"),
+           "subject": fields.value("subject"), "signer_name": signer.name,
+           "signer_title": signer.title, "signer_authority": signer.authority}
+    assert got == {name: want[name] for name in got}
+    assert list(signer.authority_chain) == want["signer_authority_all"]
+
+
+def test_chained_signer_block_gives_the_signers_own_title():
+    signer = fields_of("03").value("signer")   # TL. CHỦ TỊCH / KT. CHÁNH VĂN PHÒNG / PHÓ …
+    assert (signer.authority, signer.authority_chain, signer.title) == (
+        "TL.", ("TL.", "KT."), "PHÓ CHÁNH VĂN PHÒNG")
+
+
+def test_subject_ends_where_a_conclusion_notice_body_starts():
+    # A Thông báo kết luận: the first paragraph follows the subject with no "Căn cứ" line.
+    subject = fields_of("03").value("subject")
+    assert subject == label("03")["subject"]
+    assert "12/11/2024" not in subject
+
+
+def test_subject_quoting_another_number_and_date_is_not_the_number_or_date():
+    fields = fields_of("14")
+    assert "787/QĐ-UBND ngày 21/8/2025" in fields.value("subject")
+    assert fields.value("number") == "181/BC-SNV"
+    assert fields.value("issue_date") == dt.date(2025, 11, 5)
+
+
+def test_a_cong_van_with_a_report_body_is_a_cong_van():
+    fields = fields_of("13")        # "V/v báo cáo …" under the number, "BÁO CÁO" headings below
+    assert fields.value("doc_type") == DocType.CONG_VAN
+    assert fields.value("subject").startswith("V/v báo cáo")
+
+
+def test_four_line_council_name_and_its_superior():
+    fields = fields_of("12")
+    assert fields.value("issuer") == "HỘI ĐỒNG THẨM ĐỊNH, ĐÁNH GIÁ CHỈ SỐ CẢI CÁCH HÀNH CHÍNH TỈNH"
+    assert fields.value("superior_agency") == "UBND TỈNH LÂM ĐỒNG"
+
+
+@pytest.mark.parametrize("key", ["09", "10"])
+def test_someone_elses_ocr_layer_is_judged_unusable(key):
+    # 09: embedded OCR without diacritics; 10: garbled OCR (mojibake).
+    with pymupdf.open(REALDOCS / label(key)["file"]) as pdf:
+        decision = decide_text_layer(pdf[0], 1)
+    assert not decision.usable
+    assert decision.verdict in ("no_diacritics", "garbled")
+
+
+@pytest.mark.parametrize("key", ["03", "11", "12", "17"])
+def test_agency_seal_in_a_signature_appearance_is_a_seal(key):
+    inspection = inspect_file(REALDOCS / label(key)["file"])
+    assert inspection.has_seal
+    assert all(p["source"] == "text" for p in inspection.to_json()["page_sources"])
+
+
+@cache
+def ocr_fields(key: str):
+    return inspect_file(REALDOCS / label(key)["file"]).fields
+
+
+def test_a_real_100_dpi_scan_with_an_incoming_stamp():
+    # 08: "UBND TỈNH LÂM ĐỒNG ĐẾN Số 17026" stamped over the page; Tesseract loses the marks
+    # of the capitals (TÍNH, ĐÒNG): they come back from the lexicon of headers, less sure.
+    want = label("08")
+    fields = ocr_fields("08")
+    assert fields.value("doc_type") == DocType.TO_TRINH
+    assert fields.value("issuer") == want["issuer"]
+    assert fields.value("superior_agency") == want["issuer_parent"]
+    assert fields.value("place") == want["place"]
+    assert "17026" not in (fields.value("number") or "")
+    assert fields.issuer.provenance.source == "ocr"
+    assert fields.issuer.confidence < 0.9
+    signer = fields.value("signer")
+    if signer is not None:          # the rank is no part of the name
+        assert not signer.name.startswith("Thiếu")
+
+
+def test_a_real_ministry_scan_reads_its_header_and_signer():
+    want = label("21")
+    fields = ocr_fields("21")
+    assert fields.value("doc_type") == DocType.QUYET_DINH
+    assert fields.value("issuer") == want["issuer"]
+    assert fields.value("place") == want["place"]
+    assert fields.value("subject") == want["subject"]
+    wrong_and_sure = [name for name in ("number", "issue_date") if getattr(fields, name)
+                      and fields.value(name) != want[name] and getattr(fields, name).confidence >= 0.9]
+    assert not wrong_and_sure
