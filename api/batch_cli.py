@@ -44,7 +44,7 @@ def batch(
     (local worker processes, or Celery workers when KIEMCHUNG_BROKER_URL is set), show the
     totals and write the report."""
     from api.batch_input import ZipLimits, batch_from_path
-    from api.jobs import dispatch, run_local, submit_batch
+    from api.jobs import BrokerUnavailable, dispatch, run_local, submit_batch
     from api.reports import batch_rows, batch_totals, write_report
     from api.store import open_store
     from verifier.cli import _fail, _level, _load_ruleset, _run, _trust, console, totals_table
@@ -93,7 +93,12 @@ def batch(
                            current=f"{current.unit} / {current.criterion}" if current else "")
 
             if settings.broker_url:
-                _run(lambda: dispatch(settings, batch_id))
+                try:
+                    dispatch(settings, batch_id)
+                except BrokerUnavailable as error:
+                    # Stored and queued: wait for a worker's sweep rather than have the
+                    # operator run the batch a second time.
+                    console.print(f"[yellow]warning[/yellow] {error.message}")
                 while not (progress := store.batch_progress(batch_id)).finished:
                     show(progress)
                     time.sleep(BROKER_POLL)

@@ -14,7 +14,9 @@ with its reason and the others go on:
 - a declared size over `max_file_bytes`, or unpacked/packed size over `max_ratio`: a bomb. The
   sizes are measured while reading in bounded chunks too, since a header can lie;
 - encrypted, a symbolic link, damaged (bad CRC), not laid out unit/criterion/file, an unknown
-  unit level or criterion, or not a PDF or image.
+  unit level or criterion, a name with a control character (NUL…) or longer than the database
+  keeps, or not a PDF or image: by its name, then by its bytes (empty, HTML, random bytes named
+  `.pdf`), the check `POST /v1/documents` makes. Nothing of a refused entry is stored.
 Names are UTF-8 when the entry says so (flag bit 11, or an Info-ZIP Unicode path field), else
 CP437 — unless the bytes are valid UTF-8, as tools writing UTF-8 without the flag leave them —
 then NFC, so "Phú Vang" typed on macOS (NFD) and on Windows (NFC) is one unit.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -34,6 +37,7 @@ from typing import BinaryIO
 
 from api.jobs import Refusal
 from api.store import NewBatchItem, Store
+from extractors.reader import describe_unsupported, detect_kind, display_name
 from models.document import nfc
 from models.errors import KiemchungError
 from verifier.evidence import (
@@ -48,6 +52,9 @@ from verifier.ruleset import Level, RuleSet
 CHUNK = 64 * 1024
 IGNORED = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini$|\._)", re.IGNORECASE)
 UNICODE_PATH_FIELD = 0x7075
+# The longest unit and file names the database keeps (batch_items.unit, document_names.name).
+MAX_UNIT_CHARS = 300
+MAX_NAME_CHARS = 500
 
 
 class BatchInputError(KiemchungError):
@@ -94,6 +101,20 @@ def batch_items(ruleset: RuleSet, units, files) -> list[NewBatchItem]:
                               if (f.unit, f.criterion) == (unit, criterion.id))
             items.append(NewBatchItem(unit, level, criterion.id, documents))
     return items
+
+
+def content_refusal(data: bytes) -> str | None:
+    """Why these bytes are not evidence (empty, neither PDF nor image), else None: the check
+    made before anything is stored, for an upload and for a ZIP entry alike."""
+    if not data:
+        return "the file is empty (0 bytes)"
+    if detect_kind(data) is None:
+        return describe_unsupported(data)
+    return None
+
+
+def has_control_character(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def batch_from_path(store: Store, source: Path, ruleset: RuleSet, level: Level | None = None,
@@ -143,15 +164,23 @@ def batch_from_zip(store: Store, archive: bytes | BinaryIO, ruleset: RuleSet,
     if isinstance(archive, bytes | bytearray):
         archive = io.BytesIO(archive)
     try:
-        with zipfile.ZipFile(archive) as zipped:
-            entries = zipped.infolist()
-            if len(entries) > limits.max_entries:
-                raise BatchInputError(f"the archive has {len(entries)} entries; at most "
-                                      f"{limits.max_entries} are accepted")
+        zipped = zipfile.ZipFile(archive)
+    except UnicodeDecodeError:
+        # zipfile decodes the whole directory at once: one lying name spoils the archive.
+        raise BatchInputError("not a readable ZIP archive: an entry's name is marked UTF-8 "
+                              "but is not valid UTF-8") from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as error:
+        raise BatchInputError(f"not a readable ZIP archive ({error})") from error
+    with zipped:
+        entries = zipped.infolist()
+        if len(entries) > limits.max_entries:
+            raise BatchInputError(f"the archive has {len(entries)} entries; at most "
+                                  f"{limits.max_entries} are accepted")
+        try:
             return _read_archive(store, zipped, entries, ruleset, level, limits, uploaded_by,
                                  only_unit)
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise BatchInputError(f"not a readable ZIP archive ({error})") from error
+        except (zipfile.BadZipFile, EOFError, OSError) as error:
+            raise BatchInputError(f"not a readable ZIP archive ({error})") from error
 
 
 def _read_archive(store: Store, zipped: zipfile.ZipFile, entries: list[zipfile.ZipInfo],
@@ -173,12 +202,19 @@ def _read_archive(store: Store, zipped: zipfile.ZipFile, entries: list[zipfile.Z
         parts = _path_parts(name)
         unit = criterion = unit_level = ""
         try:
+            if has_control_character(name):
+                # PostgreSQL refuses NUL in text, and a line break would forge report lines.
+                name = display_name(name)
+                raise _Refused("the name holds a control character (NUL, line break…)")
             if parts is None:
                 raise _Refused(_slip_reason(name))
             if wrapper and parts[0] == wrapper:
                 parts = parts[1:]
             if len(parts) != 3:
                 raise _Refused("not laid out unit/criterion/file")
+            if len(parts[0]) > MAX_UNIT_CHARS or len(parts[2]) > MAX_NAME_CHARS:
+                raise _Refused(f"a unit folder over {MAX_UNIT_CHARS} characters or a file name "
+                               f"over {MAX_NAME_CHARS}")
             unit, criterion, filename = parts
             if unit not in units:
                 try:
@@ -198,10 +234,12 @@ def _read_archive(store: Store, zipped: zipfile.ZipFile, entries: list[zipfile.Z
                 raise _Refused("the same path appears twice in the archive")
             seen.add(name)
             data = _read_entry(zipped, info, limits, limits.max_total_bytes - total)
+            total += len(data)
+            if reason := content_refusal(data):
+                raise _Refused(reason)
         except _Refused as why:
             refused.append(Refusal(unit, unit_level, criterion, name, str(why)))
             continue
-        total += len(data)
         row = store.put_document(data, filename, unit=unit, uploaded_by=uploaded_by)
         files.append(StoredFile(unit, unit_level, criterion, filename, row.sha256))
     known = tuple((unit, lv) for unit, lv in units.items() if lv is not None)
@@ -293,6 +331,8 @@ def _read_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ZipLimit
         return b"".join(_bounded_chunks(zipped, info, limits, room))
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise _Refused(f"damaged ({error})") from None
+    except UnicodeDecodeError:       # the local header's name, marked UTF-8, is not
+        raise _Refused("damaged (its local header's name is not valid UTF-8)") from None
     except NotImplementedError as error:
         raise _Refused(f"cannot be unpacked ({error})") from None
 

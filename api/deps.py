@@ -25,10 +25,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, Hidden, Unauthorized
-from api.keys import authenticate
+from api.keys import check_token
 from api.store import Store
 from extractors.signatures import TrustStore
 from models.db import ApiKey, Role
+from verifier.evidence import unit_level
 from verifier.settings import Settings
 
 
@@ -61,9 +62,9 @@ def current_key(store: StoreDep,
     if not token:
         raise Unauthorized("an API key is required: send `Authorization: Bearer <token>` "
                            "or `X-API-Key: <token>`")
-    key = authenticate(store, token)
+    key, refused = check_token(store, token)
     if key is None:
-        raise Unauthorized("the API key is unknown or revoked")
+        raise Unauthorized(refused)
     return key
 
 
@@ -110,6 +111,15 @@ def acting_unit(key: ApiKey, unit: str | None) -> str | None:
     if unit not in (None, "", scope):
         raise Forbidden(f"this key acts for {scope} only, not {unit}")
     return scope
+
+
+def acting_level(key: ApiKey, level: str | None) -> None:
+    """A unit key submits at its own unit's level only, the one its name says (as the batch
+    input reads it): a district must not have itself judged by a department's criteria."""
+    scope = unit_scope(key)
+    own = unit_level(scope) if scope is not None and level else None
+    if own is not None and str(level) != own.value:
+        raise Forbidden(f"this key acts for {scope}, whose level is {own.value}, not {level}")
 
 
 def visible_document(store: Store, key: ApiKey, sha256: str) -> None:

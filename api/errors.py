@@ -125,8 +125,16 @@ def install_problem_handlers(app: FastAPI) -> None:
                   for e in error.errors()]
         return problem(422, _validation_detail(errors), "validation", errors=errors)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _error: RecursionError):
+        # A JSON body nested thousands deep exhausts the parser's stack (FastAPI's and ours):
+        # hostile input, not a server fault.
+        return problem(422, "the request body is nested too deeply to be read", "validation")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
+        if isinstance(error.__cause__, RecursionError):     # FastAPI's "error parsing the body"
+            return await too_deep(request, error.__cause__)
         detail = error.detail if isinstance(error.detail, str) else HTTPStatus(
             error.status_code).description
         if error.status_code == 404 and detail == "Not Found":

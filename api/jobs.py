@@ -66,6 +66,7 @@ from verifier.settings import Settings
 __all__ = [
     "MAX_ATTEMPTS",
     "BatchError",
+    "BrokerUnavailable",
     "ItemTimeLimit",
     "Refusal",
     "claim_item",
@@ -90,6 +91,11 @@ log = logging.getLogger("kiemchung.batch")
 
 class BatchError(KiemchungError):
     exit_code = 2
+
+
+class BrokerUnavailable(BatchError):
+    """The broker could not be reached to send a batch's tasks. The items stay queued in the
+    job table, and a worker's sweep sends them once the broker is back."""
 
 
 class ItemTimeLimit(BaseException):
@@ -235,9 +241,15 @@ def submit_batch(store: Store, *, created_by: int | None, ruleset_id: str, year:
     batch = store.create_batch(created_by, ruleset_id, year, webhook_url=webhook_url,
                                items=items + placeholders)
     rows = store.batch_items(batch.id)
-    # Failed before anything is dispatched: no worker can claim them first.
-    for row, refusal in zip(rows[len(items):], refused, strict=True):
-        store.fail_item(row.id, refusal.message)
+    # Failed before anything is dispatched: no worker can claim them first. One transaction
+    # for them all: one per refusal took 28 s for a ZIP of 3,000 refused entries.
+    if refused:
+        now = utcnow()
+        with store.session() as session:
+            session.execute(update(BatchItemRow), [
+                {"id": row.id, "state": ItemState.FAILED, "error": refusal.message,
+                 "finished_at": now}
+                for row, refusal in zip(rows[len(items):], refused, strict=True)])
     store.audit(created_by, "batch.submit", f"batch:{batch.id}",
                 {"ruleset": ruleset_id, "year": year, "items": len(items),
                  "refused": [r.message for r in refused]})

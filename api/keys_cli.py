@@ -26,25 +26,32 @@ def create(name: Annotated[str, typer.Argument(help="who or what uses the key, e
            role: Annotated[str, typer.Option(help="unit, appraiser, auditor, admin or portal")],
            unit: Annotated[Optional[str], typer.Option(
                help="for --role unit: the unit the key acts for, e.g. \"UBND huyện Phú Vang\"")]
-           = None) -> None:
+           = None,
+           expires: Annotated[Optional[str], typer.Option(
+               help="refuse the key from this date on (00:00 UTC), e.g. 2027-01-01; or an ISO "
+                    "date and time")] = None) -> None:
     """Create a key and print its token. The token is shown this once: store it now."""
-    from api.keys import create_key
+    from api.keys import create_key, expiry_text, parse_expiry
     from verifier.cli import _run
 
     def action():
+        expires_at = parse_expiry(expires) if expires else None
         with _store() as store:
-            return create_key(store, name, role, unit)
+            return create_key(store, name, role, unit, expires_at=expires_at)
 
     token, key = _run(action)
     scope = f" for {key.unit}" if key.unit else ""
-    console.print(f"key {key.id} [bold]{key.name}[/bold], role {key.role}{scope}", highlight=False)
+    until = f", expires {expiry_text(key.expires_at)}" if key.expires_at else ""
+    console.print(f"key {key.id} [bold]{key.name}[/bold], role {key.role}{scope}{until}",
+                  highlight=False)
     console.print("token (shown once, only its hash is stored):", highlight=False)
     print(token)
 
 
 @keys_app.command("list")
 def list_() -> None:
-    """Show every key: id, name, role, unit, when made and when revoked (never the token)."""
+    """Show every key: id, name, role, unit, when made, revoked and expiring (never the
+    token)."""
     from api.keys import list_keys
     from verifier.cli import _run
 
@@ -53,12 +60,16 @@ def list_() -> None:
             return list_keys(store)
 
     table = Table(title="API keys", title_justify="left")
-    for column in ("id", "name", "role", "unit", "created (UTC)", "revoked (UTC)"):
+    for column in ("id", "name", "role", "unit", "created (UTC)", "revoked (UTC)",
+                   "expires (UTC)"):
         table.add_column(column, overflow="fold")
+
+    def when(moment):
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
     for key in _run(action):
-        table.add_row(str(key.id), key.name, key.role, key.unit or "—",
-                      key.created_at.strftime("%Y-%m-%d %H:%M"),
-                      key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "—")
+        table.add_row(str(key.id), key.name, key.role, key.unit or "—", when(key.created_at),
+                      when(key.revoked_at), when(key.expires_at))
     console.print(table)
 
 

@@ -15,6 +15,7 @@ import re
 import sys
 import time
 import traceback
+import urllib.parse
 import uuid
 
 from fastapi import FastAPI
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
     # The last added runs first: the request id exists before the body is read.
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_ALLOWANCE)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app
@@ -115,6 +117,23 @@ class RequestContext:
                 "method": scope["method"], "path": scope["path"], "status": status,
                 "duration_ms": round((time.perf_counter() - began) * 1000, 1)})
             request_id.reset(token)
+
+
+class RefuseNul:
+    """A NUL in the path or the query string is refused at once (400). No id or filter holds
+    one, and PostgreSQL refuses NUL in text: it would answer 500 from inside a query."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+                "\x00" in scope["path"]
+                or b"\x00" in urllib.parse.unquote_to_bytes(scope.get("query_string", b""))):
+            await problem(400, "the URL holds a NUL character (%00)", "bad-request")(
+                scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

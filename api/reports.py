@@ -5,12 +5,17 @@ A criterion row: unit, level, criterion, status, points, max_points, summary, fi
 checks, override. In a batch report an item that could not be processed, or an input entry that
 was refused (zip slip, bomb…), is a row with status `failed` and the reason as its summary; an
 overridden verdict shows the override in force, with its reason.
+
+Every text cell comes from outside (file and unit names, messages quoting documents), so a
+cell starting with `= + - @`, a tab or a carriage return gets a leading `'` (OWASP's defence
+against CSV injection): a spreadsheet shows it as text instead of running it as a formula.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +31,9 @@ CRITERION_HEADER = ("unit", "level", "criterion", "status", "points", "max_point
                     "files", "failed_checks", "override")
 UNIT_HEADER = ("unit", "level", "rank", "total", "achieved", "maximum", "band", "needs_review")
 FAILED = "failed"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters an XLSX cell cannot hold (openpyxl refuses them): C0 controls but tab and newlines.
+XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class ReportError(KiemchungError):
@@ -142,6 +150,22 @@ def report_xlsx(store: Store, batch_id: str, ruleset: RuleSet | None = None) -> 
     return xlsx_bytes(*_batch_report(store, batch_id, ruleset))
 
 
+def safe_cell(value):
+    """A text cell a spreadsheet shows as text, never runs; numbers as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _safe_row(cells: Iterable) -> list:
+    return [safe_cell(cell) for cell in cells]
+
+
+def _xlsx_row(cells: Iterable) -> list:
+    return [XLSX_ILLEGAL.sub("\ufffd", cell) if isinstance(cell, str) else cell
+            for cell in _safe_row(cells)]
+
+
 def csv_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
     """Criterion rows with their unit's rank, total and band; UTF-8 with a BOM, as Excel
     needs to read Vietnamese."""
@@ -151,8 +175,8 @@ def csv_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
     writer.writerow(CRITERION_HEADER + ("rank", "total", "band"))
     for row in rows:
         t = ranks.get((row.unit, row.level))
-        writer.writerow(row.cells() + ((t.rank, points_value(t.total), t.band or "")
-                                       if t else ("", "", "")))
+        writer.writerow(_safe_row(row.cells() + ((t.rank, points_value(t.total), t.band or "")
+                                                 if t else ("", "", ""))))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -164,12 +188,13 @@ def xlsx_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
     sheet.title = "units"
     sheet.append(UNIT_HEADER)
     for t in totals:
-        sheet.append((t.unit, t.level, t.rank, points_value(t.total), points_value(t.achieved),
-                      points_value(t.maximum), t.band or "", t.pending_review))
+        sheet.append(_xlsx_row((t.unit, t.level, t.rank, points_value(t.total),
+                                points_value(t.achieved), points_value(t.maximum),
+                                t.band or "", t.pending_review)))
     sheet = book.create_sheet("criteria")
     sheet.append(CRITERION_HEADER)
     for row in rows:
-        sheet.append(row.cells())
+        sheet.append(_xlsx_row(row.cells()))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -9,14 +9,51 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from fastapi import Path, Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from models.document import nfc
 from models.verdicts import VerdictStatus
 from verifier.ruleset import Level
 
+# The id columns are INTEGER (PostgreSQL's is 32-bit): a larger id is refused as invalid
+# rather than sent to the database, which fails on it (SQLite past 64 bits, PostgreSQL past 31).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="the last id seen")]
+MAX_SEED = 2**63 - 1
+
+
+def one_line(value: str) -> str:
+    """No control characters: PostgreSQL refuses NUL in text, and a line break in a name would
+    forge lines in logs and reports. Unicode in NFC, as ZIP paths are read, so a name typed on
+    macOS (NFD) is the same unit as on Windows."""
+    if any(0 <= ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters (NUL, line breaks, tabs…)")
+    return nfc(value)
+
+
+def no_nul(value: str) -> str:
+    """Free text (a reason): line breaks and tabs allowed, NUL and other controls not."""
+    if any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain NUL or other control characters")
+    return nfc(value)
+
+
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"),
                    Field(description="SHA-256 of an uploaded document, lower-case hex")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+                 AfterValidator(one_line)]
+Unit = Text          # a unit's name, e.g. UBND huyện Phú Vang
+WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000),
+                       AfterValidator(one_line)]
 # Whole points stay integers (10, not 10.0), as the CLI prints them.
 Points = int | float
 Year = Annotated[int, Field(ge=2000, le=2100, description="the evaluated year")]
@@ -78,7 +115,7 @@ class VerdictCreate(BaseModel):
     criterion: Text = Field(description="criterion id, e.g. 2.1")
     level: Level
     year: Year
-    unit: Text | None = Field(None, description="the unit evaluated; a unit key's own if "
+    unit: Unit | None = Field(None, description="the unit evaluated; a unit key's own if "
                                                 "left out")
     documents: list[Sha256] = Field([], max_length=200)
 
@@ -89,7 +126,7 @@ class OverrideCreate(BaseModel):
     status: VerdictStatus
     points: float = Field(ge=0)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=5000)] = Field(
+                                             max_length=5000), AfterValidator(no_nul)] = Field(
         description="why the verdict is changed (mandatory)")
 
 
@@ -134,7 +171,7 @@ class VerdictPublic(_Open):
 class BatchItemCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit: Text
+    unit: Unit
     level: Level
     criterion: Text
     documents: list[Sha256] = Field([], max_length=200)
@@ -147,8 +184,7 @@ class BatchCreate(BaseModel):
 
     ruleset: Text = "hue-2024"
     year: Year
-    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$",
-                                                  max_length=2000)] | None = None
+    webhook_url: WebhookUrl | None = None
     items: list[BatchItemCreate] = Field(min_length=1, max_length=100_000)
 
 
@@ -159,8 +195,7 @@ class BatchZipForm(BaseModel):
     year: Year
     level: Level | None = Field(None, description="level of every unit (else read from the "
                                                   "unit's name)")
-    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$",
-                                                  max_length=2000)] | None = None
+    webhook_url: WebhookUrl | None = None
 
 
 class BatchAccepted(BaseModel):
@@ -230,10 +265,11 @@ class SampleCreate(BaseModel):
 
     size: int | None = Field(None, ge=1, le=100_000, description="how many items")
     rate: float | None = Field(None, gt=0, le=1, description="or which share of the items")
-    seed: int | None = Field(None, ge=0, description="the same seed over the same items draws "
-                                                     "the same sample; one is chosen if left out")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED,
+                             description="the same seed over the same items draws the same "
+                                         "sample; one is chosen if left out")
     only_flagged: bool = True
-    unit: Text | None = None
+    unit: Unit | None = None
     criterion: Text | None = None
 
     @model_validator(mode="after")

@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+db_app = typer.Typer(help="The database: migrate it, and set up its run-time role.",
+                     no_args_is_help=True)
+
 
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
@@ -30,3 +33,31 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
                                                     extra={"batch_id": batch_id})
     uvicorn.run(app, host=host, port=port, log_config=None, log_level=log_level,
                 access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (KIEMCHUNG_DATABASE_URL) to the newest schema. In production, run
+    it with the URL of the role owning the tables; the service runs with a lesser role."""
+    from api.store import open_store
+    from verifier.cli import _run
+
+    _run(lambda: open_store().close())       # opening migrates
+    print("the database is at the newest schema")
+
+
+@db_app.command("grant-runtime")
+def db_grant_runtime(role: Annotated[str, typer.Argument(
+        help="the PostgreSQL role the API and workers connect as")]) -> None:
+    """As the owner of the tables (KIEMCHUNG_DATABASE_URL names it): migrate, then give ROLE
+    what the service needs at run time and nothing that could rewrite history (verdicts,
+    overrides and the audit log: read and insert only). Run again after every upgrade."""
+    from api.store import open_store
+    from verifier.cli import _run
+
+    def action():
+        with open_store() as store:
+            return store.grant_runtime(role)
+
+    for statement in _run(action):
+        print(statement + ";")

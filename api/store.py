@@ -26,8 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exists, func, select, text, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.migrations import upgrade_to_head
@@ -40,6 +51,7 @@ from models.db import (
     BatchStatus,
     DocumentName,
     DocumentRow,
+    IdempotentRequest,
     InspectionRow,
     ItemState,
     OverrideRow,
@@ -55,12 +67,15 @@ __all__ = [
     "InvalidOverride",
     "NewBatchItem",
     "NotFound",
+    "RUNTIME_PRIVILEGES",
     "Store",
     "StoreError",
     "database_url",
     "open_store",
 ]
 
+# PostgreSQL's SQLSTATEs for "permission denied" and "no schema to create in" (no USAGE on it).
+MAY_NOT_MIGRATE = ("42501", "3F000")
 # Any constant: serialises migrations when several workers start at once on PostgreSQL.
 MIGRATION_LOCK = 0x6B69656D
 
@@ -123,11 +138,20 @@ def open_store(settings: Settings | None = None) -> Store:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": MIGRATION_LOCK})
-        upgrade_to_head(connection)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
+            upgrade_to_head(connection)
+    except DBAPIError as error:
+        engine.dispose()
+        if getattr(error.orig, "sqlstate", None) in MAY_NOT_MIGRATE:
+            # The run-time role of production: it may not migrate, the owner role does.
+            raise StoreError("the database schema needs migrating and this database role may "
+                             "not do it: run `kiemchung db upgrade` as the role owning the "
+                             "tables, then `kiemchung db grant-runtime ROLE`") from None
+        raise
     return Store(engine, settings.data_dir)
 
 
@@ -137,6 +161,25 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")       # readers do not block the writer
     cursor.execute("PRAGMA synchronous = NORMAL")     # durable enough with WAL, much faster
     cursor.close()
+
+
+# What the run-time role of a production database may do (`kiemchung db grant-runtime`); the
+# owner role, which runs the migrations, owns the tables. Nothing lets the run-time role change
+# history: verdicts, overrides and the audit log take INSERT only, and, not owning them, it can
+# neither ALTER (DISABLE TRIGGER) nor TRUNCATE nor DROP them.
+RUNTIME_PRIVILEGES = {
+    "alembic_version": "SELECT",                     # to see the schema is at head
+    "api_keys": "SELECT, INSERT, UPDATE",            # `kiemchung keys` create and revoke
+    "documents": "SELECT, INSERT",
+    "document_names": "SELECT, INSERT",
+    "inspections": "SELECT, INSERT",
+    "verdicts": "SELECT, INSERT",                    # never changed: an override is a new row
+    "overrides": "SELECT, INSERT",
+    "audit_log": "SELECT, INSERT",
+    "batches": "SELECT, INSERT, UPDATE",             # the job table moves on
+    "batch_items": "SELECT, INSERT, UPDATE",
+    "idempotency_keys": "SELECT, INSERT, UPDATE, DELETE",
+}
 
 
 class Store:
@@ -154,6 +197,24 @@ class Store:
 
     def __exit__(self, *_exc) -> None:
         self.close()
+
+    def grant_runtime(self, role: str) -> list[str]:
+        """Give `role` the rights the service needs at run time and no more (PostgreSQL; run as
+        the owner of the tables, after migrating). Returns the statements run."""
+        if self.engine.dialect.name != "postgresql":
+            raise StoreError("database roles are PostgreSQL's: a SQLite file has one user")
+        quote = self.engine.dialect.identifier_preparer.quote
+        with self.engine.begin() as connection:
+            schema = quote(connection.scalar(text("SELECT current_schema()")))
+            statements = [f"GRANT USAGE ON SCHEMA {schema} TO {quote(role)}",
+                          f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {quote(role)}"]
+            statements += [f"GRANT {rights} ON {schema}.{quote(table)} TO {quote(role)}"
+                           for table, rights in RUNTIME_PRIVILEGES.items()]
+            statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} "
+                              f"TO {quote(role)}")               # new ids
+            for statement in statements:
+                connection.execute(text(statement))
+        return statements
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -173,13 +234,10 @@ class Store:
             _insert_new(session, DocumentRow, ["sha256"], sha256=sha, size=len(data),
                         media_kind=detect_kind(data) or "other",
                         stored_path=relative.as_posix(), created_at=utcnow())
-            known = session.scalar(select(DocumentName.id).where(
-                DocumentName.document_sha256 == sha, DocumentName.name == name,
-                DocumentName.unit.is_not_distinct_from(unit)))
-            if known is None:
-                session.add(DocumentName(document_sha256=sha, name=name, unit=unit,
-                                         uploaded_by=uploaded_by))
-                session.flush()
+            # Not read-then-insert: twenty uploads at once would all read "not there yet".
+            # The unique index (a NULL unit included) lets exactly one insert win.
+            _insert_new(session, DocumentName, None, document_sha256=sha, name=name, unit=unit,
+                        uploaded_by=uploaded_by, created_at=utcnow())
             return session.scalars(select(DocumentRow).where(DocumentRow.sha256 == sha)
                                    .execution_options(populate_existing=True)).one()
 
@@ -444,6 +502,53 @@ class Store:
                 .limit(1)).first()
             return BatchProgress(batch_id, batch.status, batch.total_items, counts, current)
 
+    # -- Idempotency-Key --------------------------------------------------------------------
+
+    def reserve_request(self, owner: int, scope: str, key: str, request_hash: str, *,
+                        stale_after: dt.timedelta = dt.timedelta(hours=1)
+                        ) -> IdempotentRequest | None:
+        """Take (owner, scope, key) for the request being answered now: None when it is ours
+        to answer; else the earlier request's row (answered, or `status_code` None while still
+        being answered). A reservation never answered for `stale_after` (its server died) is
+        taken over."""
+        now = utcnow()
+        with self.session() as session:
+            if _insert_new(session, IdempotentRequest, None, owner_key_id=owner, scope=scope,
+                           key=key, request_hash=request_hash, created_at=now):
+                return None
+        with self.session() as session:
+            earlier = session.scalars(select(IdempotentRequest).where(
+                IdempotentRequest.owner_key_id == owner, IdempotentRequest.scope == scope,
+                IdempotentRequest.key == key)).one()
+            if earlier.status_code is None and earlier.created_at < now - stale_after:
+                taken = session.execute(
+                    update(IdempotentRequest).where(
+                        IdempotentRequest.id == earlier.id,
+                        IdempotentRequest.status_code.is_(None),
+                        IdempotentRequest.created_at == earlier.created_at)
+                    .values(request_hash=request_hash, created_at=now)
+                    .execution_options(synchronize_session=False)).rowcount
+                if taken == 1:
+                    return None
+            return earlier
+
+    def answer_request(self, owner: int, scope: str, key: str, status_code: int,
+                       response: dict[str, Any]) -> None:
+        """Keep the answer of a reserved request, for its retries."""
+        with self.session() as session:
+            session.execute(update(IdempotentRequest).where(
+                IdempotentRequest.owner_key_id == owner, IdempotentRequest.scope == scope,
+                IdempotentRequest.key == key)
+                .values(status_code=status_code, response=response)
+                .execution_options(synchronize_session=False))
+
+    def release_request(self, owner: int, scope: str, key: str) -> None:
+        """Forget a reservation whose request failed: a retry is answered afresh."""
+        with self.session() as session:
+            session.execute(delete(IdempotentRequest).where(
+                IdempotentRequest.owner_key_id == owner, IdempotentRequest.scope == scope,
+                IdempotentRequest.key == key, IdempotentRequest.status_code.is_(None)))
+
     # -- audit log --------------------------------------------------------------------------
 
     def audit(self, actor: int | None, action: str, subject: str,
@@ -502,11 +607,15 @@ def _write_once(path: Path, data: bytes) -> None:
             os.unlink(temporary)
 
 
-def _insert_new(session: Session, model, keys: list[str], **values) -> None:
-    """INSERT … ON CONFLICT DO NOTHING: concurrent writers of the same row do not fail."""
+def _insert_new(session: Session, model, keys: list[str] | None, **values) -> int:
+    """INSERT … ON CONFLICT DO NOTHING: concurrent writers of the same row do not fail. `keys`
+    names the unique columns, None any unique index. Returns the rows inserted (0 or 1)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+    # RETURNING tells whether a row went in (rowcount is -1 here with psycopg).
+    statement = (insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+                 .returning(*model.__table__.primary_key.columns))
+    return len(session.connection().execute(statement).all())
 
 
 FLAGGED_STATUSES = frozenset({VerdictStatus.FAIL.value, VerdictStatus.NEEDS_REVIEW.value})

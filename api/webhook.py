@@ -10,23 +10,29 @@ be delivered is logged and never fails the batch: its results stay available thr
 
 The URL comes from whoever submits a batch, so the server must not become their way into the
 internal network: the host must be one of `KIEMCHUNG_WEBHOOK_HOSTS` (the portal's), or, with
-that unset, resolve to public addresses only. Checked when the batch is submitted and again
-before sending (the name may resolve elsewhere by then).
+that unset, resolve to public addresses only. Public means `ipaddress` calls it global and it
+hides no private IPv4 address either: NAT64 (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16),
+IPv4-mapped and -compatible, Teredo forms of 127.0.0.1 or 10.x are refused like the address
+itself. Checked when the batch is submitted and again before each try; the connection goes to
+the very address checked (no second lookup a rebinding DNS server could answer differently),
+and a redirect is never followed: an allowed host answering 30x must not send the signed
+request on to `localhost` or 169.254.169.254.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from api.jobs import BatchError
@@ -44,26 +50,121 @@ class WebhookRefused(BatchError):
     """A webhook URL the server will not call."""
 
 
-def check_webhook_url(url: str, allowed_hosts: Sequence[str] = ()) -> None:
-    """Raise WebhookRefused unless the server may call this URL (see the module's text)."""
-    parts = urllib.parse.urlsplit(url)
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook goes: the URL's parts and the one address checked, to connect to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, by the transition forms that route to it."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    found = []
+    if address.ipv4_mapped:                                 # ::ffff:a.b.c.d
+        found.append(address.ipv4_mapped)
+    if int(address) >> 32 == 0 or address in NAT64[0]:     # ::a.b.c.d, 64:ff9b::a.b.c.d
+        found.append(low32)
+    if address.sixtofour:                                   # 2002:aabb:ccdd::/48
+        found.append(address.sixtofour)
+    if address.teredo:                                      # 2001:0::/32: server and client
+        found.extend(address.teredo)
+    return found
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64[1]:                                  # local-use NAT64: never public
+            return False
+        return all(v4.is_global for v4 in embedded_ipv4(ip))
+    return True
+
+
+def webhook_target(url: str, allowed_hosts: Sequence[str] = (), *,
+                   resolve: bool = True) -> Target | None:
+    """The address to call for this URL, or WebhookRefused (see the module's text). Without
+    `resolve`, an allowed host is not looked up (None): it may be down when a batch is sent."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as error:                 # a port past 65535, a bad [IPv6] literal
+        raise WebhookRefused(f"webhook URL {url!r} is not valid ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused(f"webhook must be an http:// or https:// URL, not {url!r}")
     host = parts.hostname.lower()
-    if allowed_hosts:
-        if host not in {h.strip().lower() for h in allowed_hosts}:
-            raise WebhookRefused(f"webhook host {host} is not one this server calls "
-                                 f"(KIEMCHUNG_WEBHOOK_HOSTS: {', '.join(allowed_hosts)})")
-        return
+    port = port or (443 if parts.scheme == "https" else 80)
+    allowed = {h.strip().lower() for h in allowed_hosts if h.strip()}
+    if allowed and host not in allowed:
+        raise WebhookRefused(f"webhook host {host} is not one this server calls "
+                             f"(KIEMCHUNG_WEBHOOK_HOSTS: {', '.join(allowed_hosts)})")
+    if allowed and not resolve:
+        return None
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443,
-                                                           type=socket.SOCK_STREAM)}
-    except (socket.gaierror, UnicodeError) as error:
+        found = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    except (OSError, UnicodeError, ValueError) as error:
         raise WebhookRefused(f"webhook host {host} cannot be resolved ({error})") from None
-    for address in sorted(found):
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise WebhookRefused(f"webhook host {host} is a private or local address "
-                                 f"({address}); name it in KIEMCHUNG_WEBHOOK_HOSTS to allow it")
+    if not allowed:                             # an allowed host is the operator's choice
+        for address in found:
+            if not is_public(address):
+                raise WebhookRefused(f"webhook host {host} is a private or local address "
+                                     f"({address}); name it in KIEMCHUNG_WEBHOOK_HOSTS to "
+                                     "allow it")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, host, port, path, found[0])
+
+
+def check_webhook_url(url: str, allowed_hosts: Sequence[str] = ()) -> None:
+    """Raise WebhookRefused unless the server may call this URL (see the module's text)."""
+    webhook_target(url, allowed_hosts, resolve=False)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the address checked, whatever the name resolves to now."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """The same over TLS: the certificate is checked against the host's name."""
+
+    def __init__(self, target: Target, timeout: float):
+        self.tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self.tls)
+        self.address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def _post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST once; the status. http.client never follows a redirect."""
+    kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    connection = kind(target, timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read(64 * 1024)                  # enough to end the exchange; never more
+        return answer.status
+    finally:
+        connection.close()
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -85,8 +186,10 @@ def batch_summary(store: Store, batch: BatchRow) -> dict[str, Any]:
 
 
 def send_webhook(url: str, payload: dict[str, Any], secret: str | None, *,
-                 attempts: int = ATTEMPTS, timeout: float = TIMEOUT) -> bool:
-    """POST the payload; True once the receiver answered 2xx."""
+                 allowed_hosts: Sequence[str] = (), attempts: int = ATTEMPTS,
+                 timeout: float = TIMEOUT) -> bool:
+    """POST the payload; True once the receiver answered 2xx. The URL is checked before each
+    try; a 3xx is not followed and, like a 4xx, not tried again."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "kiemchung"}
     if secret:
@@ -95,18 +198,23 @@ def send_webhook(url: str, payload: dict[str, Any], secret: str | None, *,
         log.warning("webhook %s sent unsigned: KIEMCHUNG_WEBHOOK_SECRET is not set", url)
     pause = PAUSE
     for attempt in range(1, attempts + 1):
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                answer.read()
-            return True
-        except urllib.error.HTTPError as error:
-            problem = f"HTTP {error.code}"
-            if 400 <= error.code < 500:       # the receiver refuses it: trying again won't help
-                log.error("webhook %s refused: %s", url, problem)
+            status = _post(webhook_target(url, allowed_hosts), body, headers, timeout)
+            if 200 <= status < 300:
+                return True
+            problem = f"HTTP {status}"
+            if 300 <= status < 400:             # followed, it could lead anywhere
+                log.error("webhook %s not delivered: answered %s, a redirect, which is never "
+                          "followed", url, problem)
                 return False
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            problem = str(getattr(error, "reason", error))
+            if 400 <= status < 500:             # the receiver refuses it: trying again won't help
+                log.error("webhook %s not delivered: refused with %s", url, problem)
+                return False
+        except WebhookRefused as refused:
+            log.error("webhook %s not delivered: %s", url, refused.message)
+            return False
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            problem = str(error) or type(error).__name__
         log.warning("webhook %s try %d of %d failed: %s", url, attempt, attempts, problem)
         if attempt < attempts:
             time.sleep(pause)
@@ -119,7 +227,8 @@ def notify_batch_finished(store: Store, batch: BatchRow, secret: str | None,
                           allowed_hosts: Sequence[str] = ()) -> bool:
     try:
         check_webhook_url(batch.webhook_url, allowed_hosts)
-        delivered = send_webhook(batch.webhook_url, batch_summary(store, batch), secret)
+        delivered = send_webhook(batch.webhook_url, batch_summary(store, batch), secret,
+                                 allowed_hosts=allowed_hosts)
     except WebhookRefused as refused:
         log.error("webhook of batch %s not sent: %s", batch.id, refused.message)
         delivered = False

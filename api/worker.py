@@ -20,7 +20,8 @@ beat; `kiemchung worker` runs beat unless --no-beat) puts back items held by a w
 machine that no longer exists or running past their deadline, and sends the task again for
 items queued for a while when the broker's queue is empty — their message was lost. A second
 message for an item is harmless: the claim lets only one run. Verdicts live in our tables, so
-there is no result backend.
+there is no result backend. The beat is a child process that dies with its worker, keeping its
+schedule in memory (no file to share); each worker is named kiemchung-<pid>@<host>.
 """
 
 from __future__ import annotations
@@ -28,16 +29,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
+import signal
+import socket
+import sys
 import threading
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import beat_embedded_init, worker_process_init, worker_ready
 from sqlalchemy import select
 
 from api.jobs import (
     MAX_ATTEMPTS,
     BatchError,
+    BrokerUnavailable,
     ItemTimeLimit,
     abandoned_workers,
     claim_item,
@@ -55,7 +61,7 @@ from models.errors import KiemchungError
 from verifier.ruleset import load_ruleset
 from verifier.settings import Settings
 
-__all__ = ["enqueue_items", "make_celery", "run_item", "start_worker", "sweep"]
+__all__ = ["enqueue_items", "make_celery", "node_name", "run_item", "start_worker", "sweep"]
 
 PROCESS_ITEM = "kiemchung.process_batch_item"
 SWEEP = "kiemchung.sweep"
@@ -153,7 +159,7 @@ def enqueue_items(settings: Settings, item_ids: list[int]) -> None:
             app.send_task(PROCESS_ITEM, args=[item_id], queue=settings.broker_queue)
             sent.append(item_id)
     except Exception as error:  # noqa: BLE001 - kombu raises many kinds; one clear line
-        raise BatchError(f"cannot reach the broker at {settings.broker_url} ({error}); the "
+        raise BrokerUnavailable(f"cannot reach the broker at {settings.broker_url} ({error}); the "
                          "items stay queued and are sent when a worker's sweep finds the "
                          "broker again") from error
     finally:
@@ -175,28 +181,64 @@ def waiting_messages(settings: Settings) -> int:
 def start_worker(settings: Settings, *, concurrency: int = 2, beat: bool = True,
                  loglevel: str = "INFO") -> None:
     """Run a Celery worker in this process until stopped (`kiemchung worker`)."""
-    global _child_memory_mb
+    global _child_memory_mb, _worker_pid
     _child_memory_mb = settings.worker_max_memory_mb
+    _worker_pid = os.getpid()
     app = make_celery(settings)
+    # Its own node name (Celery's default, celery@host, is the same for every worker of a
+    # machine, which mixes up their control replies and warns of duplicates).
     argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-            f"--queues={settings.broker_queue}"]
+            f"--queues={settings.broker_queue}", f"--hostname={node_name()}"]
     if beat:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+        # The schedule in memory, no file: the only entry is the sweep, which runs at start
+        # anyway, and workers sharing a data dir would otherwise share one schedule file.
+        argv += ["--beat", "--scheduler=celery.beat:Scheduler"]
     app.worker_main(argv)
+
+
+def node_name(pid: int | None = None) -> str:
+    return f"kiemchung-{pid or os.getpid()}@{socket.gethostname()}"
 
 
 # -- per process -----------------------------------------------------------------------------
 
 _child_memory_mb = 0
+_worker_pid: int | None = None        # the `kiemchung worker` process, parent of its beat
 _stores: dict[tuple[str | None, str], Store] = {}
 _producers: dict[tuple[str, str], Celery] = {}
 _opening = threading.Lock()
 
 
 @worker_process_init.connect
-def _cap_child_memory(**_kwargs) -> None:
+def _start_child(**_kwargs) -> None:
+    global _opening
     limit_memory(_child_memory_mb)
+    # A child forked after the parent swept holds copies of its connections: never use them.
+    for store in _stores.values():
+        store.engine.dispose(close=False)
+    _stores.clear()
+    _producers.clear()
+    _opening = threading.Lock()         # the parent's sweep may have held it at the fork
+
+
+@beat_embedded_init.connect
+def _beat_dies_with_its_worker(**_kwargs) -> None:
+    """The beat is a child process of `kiemchung worker`: when the worker is SIGKILLed, the
+    kernel kills the beat too (Linux PR_SET_PDEATHSIG), else it would go on sweeping alone."""
+    die_with_parent(_worker_pid)
+
+
+def die_with_parent(parent: int | None) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("cannot tie the beat to its worker (prctl: errno %s)", ctypes.get_errno())
+    if parent is not None and os.getppid() != parent:
+        os._exit(0)                     # the worker died before the call: follow it now
 
 
 @worker_ready.connect

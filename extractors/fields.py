@@ -382,6 +382,9 @@ def _number_label(text: str) -> re.Match | None:
     match = NUMBER_LABEL_RE.match(text)
     if not match or not match.group(0).strip():
         return None
+    # A colon, or the digits or "/" right after: "SỞ NỘI VỤ" is no "Số".
+    if not re.search(r"[:.;]\s*$", match.group(0)) and not re.match(r"[\d/.]", text[match.end():]):
+        return None
     head = text[match.start(): match.end()].strip(" :.;").lstrip("|_—-–'\" ")
     return match if fuzz.ratio("Số", head[:3]) >= 50 else None
 
@@ -722,15 +725,22 @@ def _consecutive(lines: list[Line]) -> list[Line]:
     return group
 
 
+def _left_half(line: Line, page: Page) -> Line:
+    words = tuple(w for w in line.words if w.bbox.x0 < page.width * 0.5) or line.words
+    return line if len(words) == len(line.words) else dataclasses.replace(line, words=words)
+
+
 def _recipients(page: Page) -> Field[tuple[str, ...]] | None:
     lines = _sorted_lines(page)
     for index, line in enumerate(lines):
         if _is_noi_nhan(line, page):
-            items = [ln for ln in lines[index + 1:]
-                     if ln.bbox.x1 <= page.width * 0.55 and ln.text.lstrip().startswith(("-", "+", "–"))]
+            # The list's items open with a dash at the left; OCR may join a speck of the
+            # signature or a word of the signer block on the right to one: those are cut.
+            items = [_left_half(ln, page) for ln in lines[index + 1:]
+                     if ln.bbox.x0 <= page.width * 0.3 and ln.text.lstrip().startswith(("-", "+", "–"))]
             if not items:
                 return None
-            values = tuple(_clean(ln.text.lstrip(" -+–")) for ln in items)
+            values = tuple(_trimmed(ln.text.lstrip(" -+–")) for ln in items)
             if page.source == TextSource.OCR:
                 # "(b/c)" (báo cáo: for report) is the one abbreviation OCR keeps mangling.
                 values = tuple(re.sub(r"\(b/[^)]{0,2}\)", "(b/c)", v) for v in values)

@@ -56,7 +56,8 @@ def merge_fragments(lines: tuple[Line, ...] | list[Line]) -> tuple[Line, ...]:
     merged fragment disappears from it."""
     merged = list(lines)
     for fragment in sorted(lines, key=lambda ln: len(ln.words)):
-        if fragment not in merged:
+        # Specks OCR reads beside a line ("„") stay apart: they would only widen it.
+        if fragment not in merged or not any(ch.isalnum() for ch in fragment.text):
             continue
         hosts = [ln for ln in merged if ln is not fragment and _belongs_to(fragment, ln)]
         if not hosts:

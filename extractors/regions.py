@@ -12,11 +12,20 @@ read in part are marked `Page.partial`; a check that needs the whole text gets i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from models.document import BBox
 from models.marks import AuthenticityMarks
 
 HEADER_SHARE = 0.35          # of page 1's height; the subject ends near 0.22 on A4
 ABOVE_MARKS = 45 * 72 / 25.4  # points above the highest mark: the title and "Nơi nhận:" lines
+
+
+@dataclass(frozen=True)
+class SignerArea(BBox):
+    """The signer area: OCR reads it as one block of text (extractors/ocr.py), since
+    Tesseract's page analysis takes a signature or a black seal for a picture and drops the
+    title and the name printed under and over it."""
 
 
 def field_areas(number: int, width: float, height: float,
@@ -30,7 +39,7 @@ def field_areas(number: int, width: float, height: float,
     on_page = [m.bbox for m in (*marks.seals_on(number), *marks.handwriting_on(number))]
     if on_page:
         top = max(0.0, min(b.y0 for b in on_page) - ABOVE_MARKS)
-        areas.append(BBox(0.0, top, width, height))
+        areas.append(SignerArea(0.0, top, width, height))
     if len(areas) == 2 and areas[1].y0 <= areas[0].y1:     # they meet: the whole page
         return None
     return tuple(areas)

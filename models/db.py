@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -119,8 +120,10 @@ class DocumentName(Base):
     """A name a document was uploaded under, and by whom: a unit sees the documents it uploaded."""
 
     __tablename__ = "document_names"
-    __table_args__ = (UniqueConstraint("document_sha256", "name", "unit",
-                                       name="uq_document_names_upload"),)
+    # Once per (document, name, unit), the unit's NULL included (a unique constraint lets NULLs
+    # repeat): concurrent uploads insert ON CONFLICT DO NOTHING against this index.
+    __table_args__ = (Index("uq_document_names_upload", "document_sha256", "name",
+                            text("coalesce(unit, '')"), unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), index=True)
@@ -254,7 +257,29 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(Sha256, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)     # None: never
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+
+class IdempotentRequest(Base):
+    """A request sent with an `Idempotency-Key`, per API key: the fingerprint of its body and,
+    once answered, the answer, given again to a retry instead of doing the work twice."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("owner_key_id", "scope", "key",
+                                       name="uq_idempotency_keys_owner_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    scope: Mapped[str] = mapped_column(String(32))              # batches, verdicts
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(Sha256)
+    status_code: Mapped[int | None] = mapped_column(Integer)    # None: still being answered
+    response: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -347,3 +347,56 @@ def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
         local_verdicts = {i.unit: store.get_verdict(i.verdict_id).verdict
                           for i in store.batch_items(batch_id)}
     assert local_verdicts == celery_verdicts
+
+
+# -- the beat dies with its worker --------------------------------------------------------------
+
+def children_of(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is `pid`, from /proc."""
+    found = set()
+    for stat in os.listdir("/proc"):
+        if not stat.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{stat}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+            if fields[0] != "Z" and int(fields[1]) == pid:
+                found.add(int(stat))
+    return found
+
+
+def alive(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    return False
+
+
+@needs_redis
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_sigkilled_worker_leaves_no_beat_and_each_worker_has_its_own_name(settings):
+    worker = start_kiemchung_worker(settings)
+    try:
+        app = make_celery(settings)
+        deadline = time.monotonic() + WAIT
+        # Ready when it answers by its own name, with its pool (2) and its beat started.
+        while not (replies := app.control.ping(timeout=0.5)) or \
+                len(children_of(worker.pid)) < 3:
+            assert time.monotonic() < deadline and worker.poll() is None, "worker not ready"
+        assert [name for reply in replies for name in reply] == \
+            [f"kiemchung-{worker.pid}@{socket.gethostname()}"]
+        children = children_of(worker.pid)
+        os.kill(worker.pid, signal.SIGKILL)             # the worker alone, not its group
+        worker.wait()
+        deadline = time.monotonic() + 10
+        while survivors := {pid for pid in children if alive(pid)}:
+            assert time.monotonic() < deadline, f"children outlived their worker: {survivors}"
+            time.sleep(0.1)
+        # No schedule file: nothing two workers of one data dir could share.
+        assert not list(settings.data_dir.glob("celerybeat-schedule*"))
+    finally:
+        stop_group(worker, signal.SIGKILL)
+        import redis
+
+        with redis.Redis(*REDIS, db=15) as client:
+            client.delete(settings.broker_queue, f"_kombu.binding.{settings.broker_queue}")

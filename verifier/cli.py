@@ -407,9 +407,10 @@ from api.batch_cli import register_batch_commands  # noqa: E402
 
 register_batch_commands(app)
 
-from api.serve_cli import serve  # noqa: E402
+from api.serve_cli import db_app, serve  # noqa: E402
 
 app.command("serve")(serve)
+app.add_typer(db_app, name="db")
 
 if __name__ == "__main__":
     app()

@@ -1,11 +1,16 @@
 """Alembic environment: uses the connection the store hands over, else `sqlalchemy.url`."""
 
+import warnings
+
 from alembic import context
 from sqlalchemy import create_engine
 
 from models.db import Base
 
 config = context.config
+# SQLite cannot reflect the expression index on document names; autogenerate would say so on
+# every comparison (PostgreSQL compares it).
+warnings.filterwarnings("ignore", message=".*expression-based index '?uq_document_names_upload")
 
 
 def run(connection) -> None:

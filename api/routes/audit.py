@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import Auditor, StoreDep
-from api.schemas import AuditEntryPublic
+from api.schemas import AfterId, AuditEntryPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -19,6 +19,6 @@ def list_audit_entries(key: Auditor, store: StoreDep,
                            description="e.g. verdict:12 or sample:42")] = None,
                        action: Annotated[str | None, Query(
                            description="e.g. verdict.override")] = None,
-                       after_id: Annotated[int, Query(ge=0, description="the last id seen")] = 0,
+                       after_id: AfterId = 0,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     return store.audit_entries(subject=subject, action=action, after_id=after_id, limit=limit)

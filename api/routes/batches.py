@@ -4,10 +4,12 @@ progress, results and reports are read here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -19,11 +21,13 @@ from api.deps import (
     SettingsDep,
     StoreDep,
     Submitter,
+    acting_level,
     acting_unit,
     unit_scope,
 )
 from api.errors import Hidden, Unprocessable
-from api.jobs import Refusal, dispatch, submit_batch
+from api.idempotency import HEADER, HEADER_DOC, Idempotency
+from api.jobs import BrokerUnavailable, Refusal, dispatch, submit_batch
 from api.reports import report_csv, report_xlsx
 from api.routes.documents import read_upload
 from api.routes.verdicts import verdict_json
@@ -75,8 +79,7 @@ def _validated(model, data):
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
-async def _zip_items(request: Request, store: Store, settings, key: ApiKey
-                     ) -> tuple[BatchZipForm, list[NewBatchItem], list[Refusal]]:
+async def _zip_form(request: Request, settings) -> tuple[BatchZipForm, bytes]:
     form = await request.form()
     fields = _validated(BatchZipForm, {name: value for name, value in form.items()
                                        if name != "file" and isinstance(value, str)})
@@ -84,31 +87,32 @@ async def _zip_items(request: Request, store: Store, settings, key: ApiKey
     if upload is None or isinstance(upload, str):
         raise RequestValidationError([{"loc": ("body", "file"), "msg": "Field required",
                                        "type": "missing"}])
-    data = await run_in_threadpool(read_upload, upload, settings.max_upload_bytes)
-
-    def unpack():
-        ruleset = load_ruleset(fields.ruleset)
-        limits = ZipLimits(max_file_bytes=settings.max_upload_bytes)
-        unpacked = batch_from_zip(store, data, ruleset, fields.level, limits=limits,
-                                  uploaded_by=key.id, only_unit=unit_scope(key))
-        # Entries refused (zip slip, bombs, not a PDF…) become failed items with the reason.
-        return unpacked.items(ruleset), list(unpacked.refused)
-
-    items, refused = await run_in_threadpool(unpack)
-    return fields, items, refused
+    return fields, await run_in_threadpool(read_upload, upload, settings.max_upload_bytes)
 
 
-async def _manifest_items(request: Request
-                          ) -> tuple[BatchCreate, list[NewBatchItem], list[Refusal]]:
+def _zip_items(store: Store, settings, key: ApiKey, fields: BatchZipForm, data: bytes
+               ) -> tuple[list[NewBatchItem], list[Refusal]]:
+    acting_level(key, fields.level)         # before anything of the ZIP is stored
+    ruleset = load_ruleset(fields.ruleset)
+    limits = ZipLimits(max_file_bytes=settings.max_upload_bytes)
+    unpacked = batch_from_zip(store, data, ruleset, fields.level, limits=limits,
+                              uploaded_by=key.id, only_unit=unit_scope(key))
+    # Entries refused (zip slip, bombs, not a PDF…) become failed items with the reason.
+    return unpacked.items(ruleset), list(unpacked.refused)
+
+
+async def _manifest(request: Request) -> BatchCreate:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestValidationError([{"loc": ("body",), "msg": f"JSON decode error ({error})",
                                        "type": "json_invalid"}]) from None
-    manifest = _validated(BatchCreate, data)
-    items = [NewBatchItem(item.unit, item.level.value, item.criterion, tuple(item.documents))
-             for item in manifest.items]
-    return manifest, items, []
+    return _validated(BatchCreate, data)
+
+
+def _manifest_items(manifest: BatchCreate) -> list[NewBatchItem]:
+    return [NewBatchItem(item.unit, item.level.value, item.criterion, tuple(item.documents))
+            for item in manifest.items]
 
 
 def check_items(store: Store, key: ApiKey, ruleset_id: str, items: list[NewBatchItem],
@@ -121,9 +125,11 @@ def check_items(store: Store, key: ApiKey, ruleset_id: str, items: list[NewBatch
     scope = unit_scope(key)
     for refusal in refused:
         acting_unit(key, refusal.unit or None)
+        acting_level(key, refusal.level or None)
     known = set()
     for item in items:
         acting_unit(key, item.unit)                     # 403 for another unit's item
+        acting_level(key, item.level)                   # 403 for another level than its own
         ruleset.criterion(item.criterion)               # 422 for an unknown criterion
         known.update(item.documents)
     for sha256 in known:
@@ -135,24 +141,48 @@ def check_items(store: Store, key: ApiKey, ruleset_id: str, items: list[NewBatch
 @router.post("", status_code=202, response_model=BatchAccepted, openapi_extra=SUBMIT_BODY,
              summary="Submit a batch: a JSON manifest of uploaded documents, or a ZIP")
 async def create_batch(request: Request, key: Submitter, store: StoreDep,
-                       settings: SettingsDep):
+                       settings: SettingsDep,
+                       idempotency_key: Annotated[str | None, Header(
+                           alias=HEADER, description=HEADER_DOC)] = None):
     """JSON: `{ruleset, year, webhook_url?, items: [{unit, level, criterion, documents}]}`
     over documents uploaded before. Multipart: a `file` ZIP laid out unit/criterion/files with
-    the fields `ruleset`, `year`, `level?`, `webhook_url?`. Returns the batch id at once."""
+    the fields `ruleset`, `year`, `level?`, `webhook_url?`. Returns the batch id at once, also
+    when the broker cannot be reached (the items wait in the job table for a worker's sweep)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        submitted, items, refused = await _zip_items(request, store, settings, key)
+        submitted, data = await _zip_form(request, settings)
+        # The content, not the bytes sent: every retry has its own multipart boundary.
+        content = {"zip": hashlib.sha256(data).hexdigest(), **submitted.model_dump(mode="json")}
     else:
-        submitted, items, refused = await _manifest_items(request)
-    await run_in_threadpool(check_items, store, key, submitted.ruleset, items, refused)
-    batch_id = await run_in_threadpool(
-        lambda: submit_batch(store, created_by=key.id, ruleset_id=submitted.ruleset,
-                             year=submitted.year, items=items, refused=refused,
-                             webhook_url=submitted.webhook_url,
-                             webhook_hosts=settings.webhook_hosts))
-    await run_in_threadpool(lambda: dispatch(settings, batch_id, trust=request.app.state.trust))
+        submitted, data = await _manifest(request), None
+        content = submitted.model_dump(mode="json")
+    once = Idempotency(store, key, "batches", idempotency_key, content)
+    if (earlier := await run_in_threadpool(once.replay)) is not None:
+        return earlier
+    with once.releasing():
+        if data is not None:
+            items, refused = await run_in_threadpool(_zip_items, store, settings, key,
+                                                     submitted, data)
+        else:
+            items, refused = _manifest_items(submitted), []
+        await run_in_threadpool(check_items, store, key, submitted.ruleset, items, refused)
+        batch_id = await run_in_threadpool(
+            lambda: submit_batch(store, created_by=key.id, ruleset_id=submitted.ruleset,
+                                 year=submitted.year, items=items, refused=refused,
+                                 webhook_url=submitted.webhook_url,
+                                 webhook_hosts=settings.webhook_hosts))
+        # Kept before dispatching: from here on the batch exists, whatever happens next.
+        answer = await run_in_threadpool(once.answer, 202, {"batch_id": batch_id},
+                                         BatchAccepted)
+    try:
+        await run_in_threadpool(lambda: dispatch(settings, batch_id,
+                                                 trust=request.app.state.trust))
+    except BrokerUnavailable as error:
+        # Stored and queued: a 4xx/5xx now would make the client submit it a second time.
+        log.warning("batch accepted while the broker is away: %s", error.message,
+                    extra={"batch_id": batch_id})
     log.info("batch submitted", extra={"batch_id": batch_id, "items": len(items),
                                        "key_id": key.id})
-    return {"batch_id": batch_id}
+    return answer
 
 
 def visible_batch(store: Store, key: ApiKey, batch_id: str) -> BatchRow:

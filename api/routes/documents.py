@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import PurePath
 from typing import Annotated
 
@@ -18,12 +19,14 @@ from api.deps import (
     unit_scope,
     visible_document,
 )
-from api.errors import PayloadTooLarge
+from api.batch_input import MAX_NAME_CHARS, content_refusal, has_control_character
+from api.errors import PayloadTooLarge, Unprocessable
 from api.jobs import inspect_document
-from api.schemas import DocumentPublic
-from api.store import Store
-from extractors.reader import describe_unsupported, detect_kind, display_name
+from api.schemas import DocumentPublic, Unit
+from api.store import NotFound, Store
+from extractors.reader import display_name
 from models.db import ApiKey
+from models.document import nfc
 from models.errors import InputFileError
 from models.inspection import Inspection
 
@@ -46,15 +49,18 @@ def read_upload(upload: UploadFile, limit: int) -> bytes:
 
 def upload_name(upload: UploadFile) -> str:
     # Only the last part of a client's path: the name is shown back, never used as a path.
-    return PurePath((upload.filename or "").replace("\\", "/")).name[:500] or "upload"
+    name = nfc(PurePath((upload.filename or "").replace("\\", "/")).name[:MAX_NAME_CHARS])
+    if has_control_character(name):
+        # PostgreSQL refuses NUL in text; a line break would forge lines in logs and reports.
+        raise Unprocessable(f"the file name {display_name(name)} holds a control character "
+                            "(NUL, line break…)")
+    return name or "upload"
 
 
 def refuse_unknown_kind(data: bytes, name: str) -> None:
     """Empty files and files that are neither PDF nor image are refused before being stored."""
-    if not data:
-        raise InputFileError(f"{display_name(name)}: the file is empty (0 bytes)")
-    if detect_kind(data) is None:
-        raise InputFileError(f"{display_name(name)}: {describe_unsupported(data)}")
+    if reason := content_refusal(data):
+        raise InputFileError(f"{display_name(name)}: {reason}")
 
 
 def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = None) -> str:
@@ -68,6 +74,15 @@ def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = Non
     return (mine or [sha256])[0]
 
 
+def uploaded_elsewhere(store: Store, sha256: str, unit: str) -> bool:
+    """The bytes are stored, and this unit never uploaded them."""
+    try:
+        store.get_document(sha256)
+    except NotFound:
+        return False
+    return unit not in store.document_units(sha256)
+
+
 def document_json(inspection: Inspection, sha256: str) -> dict:
     return {**inspection.to_json(), "sha256": sha256}
 
@@ -76,17 +91,29 @@ def document_json(inspection: Inspection, sha256: str) -> dict:
 def upload_document(key: Submitter, store: StoreDep, trust: TrustDep, settings: SettingsDep,
                     metrics: MetricsDep,
                     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or TIFF")],
-                    unit: Annotated[str | None, Form(description="the unit the document is "
-                                                     "evidence for; a unit key's own")] = None):
+                    unit: Annotated[Unit | None, Form(description="the unit the document is "
+                                                      "evidence for; a unit key's own")] = None):
     """Store the file once (by SHA-256) and return its inspection. The same bytes uploaded
-    again are not read again. A unit key's uploads belong to its unit."""
+    again are not read again, but for a unit key whose unit had not uploaded them: its answer
+    must not tell that another unit did. A unit key's uploads belong to its unit."""
     unit = acting_unit(key, unit)
     data = read_upload(file, settings.max_upload_bytes)
     name = upload_name(file)
     refuse_unknown_kind(data, name)
+    scope = unit_scope(key)
+    reread = scope is not None and uploaded_elsewhere(store, hashlib.sha256(data).hexdigest(),
+                                                      scope)
     row = store.put_document(data, name, unit=unit, uploaded_by=key.id)
-    inspection = inspect_document(store, row.sha256, trust, name=name,
-                                  ocr_dpi=settings.ocr_dpi)
+    if reread:
+        # Bytes only other units uploaded are read again for this unit, not taken from the
+        # cache: a cached answer comes ~10x sooner and would tell the unit that the document
+        # exists elsewhere (and an unreadable one's cached message names the other upload).
+        from extractors.pipeline import inspect_bytes
+
+        inspection = inspect_bytes(data, name, trust=trust, ocr_dpi=settings.ocr_dpi)
+    else:
+        inspection = inspect_document(store, row.sha256, trust, name=name,
+                                      ocr_dpi=settings.ocr_dpi)
     metrics.count_document(sum(1 for page in inspection.text.pages
                                if str(page.source) == "ocr"))
     return document_json(inspection, row.sha256)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentKey, StoreDep, unit_scope
 from api.routes.verdicts import in_force
-from api.schemas import FlaggedItem
+from api.schemas import AfterId, FlaggedItem, Unit
 from api.store import Store, verdict_flags
 from models.db import BatchItemRow, VerdictRow
 from models.verdicts import VerdictStatus, points_value
@@ -58,15 +58,14 @@ def flagged_items(store: Store, *, unit: str | None = None, criterion: str | Non
 
 @router.get("", response_model=list[FlaggedItem], summary="Flagged verdicts, filterable")
 def list_flagged(key: CurrentKey, store: StoreDep,
-                 unit: Annotated[str | None, Query(description="only this unit")] = None,
+                 unit: Annotated[Unit | None, Query(description="only this unit")] = None,
                  criterion: Annotated[str | None, Query(description="e.g. 2.1")] = None,
                  check: Annotated[str | None, Query(
                      description="only verdicts where this check failed or needs review, "
                                  "e.g. digitally_signed")] = None,
                  status: Annotated[VerdictStatus | None, Query(
                      description="only verdicts with this status")] = None,
-                 after_id: Annotated[int, Query(ge=0, description="the last verdict id "
-                                                                 "seen")] = 0,
+                 after_id: AfterId = 0,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000):
     scope = unit_scope(key)
     if scope is not None:

@@ -7,14 +7,14 @@ from fastapi import APIRouter
 
 from api.deps import Overrider, StoreDep
 from api.routes.verdicts import override_json, visible_verdict
-from api.schemas import OverrideCreate, OverridePublic
+from api.schemas import OverrideCreate, OverridePublic, RowId
 
 router = APIRouter(prefix="/verdicts", tags=["overrides"])
 
 
 @router.post("/{verdict_id}/overrides", status_code=201, response_model=OverridePublic,
              summary="Override a verdict (appraiser, auditor, admin)")
-def create_override(verdict_id: int, body: OverrideCreate, key: Overrider, store: StoreDep):
+def create_override(verdict_id: RowId, body: OverrideCreate, key: Overrider, store: StoreDep):
     visible_verdict(store, key, verdict_id)
     row = store.override_verdict(verdict_id, body.status.value, body.points, body.reason,
                                  actor=key.id)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 
 from api.deps import (
     CurrentKey,
@@ -11,14 +13,16 @@ from api.deps import (
     StoreDep,
     Submitter,
     TrustDep,
+    acting_level,
     acting_unit,
     sees_unit,
     visible_document,
 )
 from api.errors import Hidden
+from api.idempotency import HEADER, HEADER_DOC, Idempotency
 from api.jobs import inspect_document, read_whole_from_store
 from api.routes.documents import document_name
-from api.schemas import VerdictCreate, VerdictPublic
+from api.schemas import RowId, VerdictCreate, VerdictPublic
 from api.store import Store
 from extractors.signatures import TrustStore
 from models.db import ApiKey, OverrideRow, VerdictRow
@@ -78,8 +82,19 @@ def read_evidence(store: Store, key: ApiKey, unit: str | None, documents: list[s
 @router.post("", status_code=201, response_model=VerdictPublic,
              summary="Verify a criterion from uploaded documents")
 def create_verdict(body: VerdictCreate, key: Submitter, store: StoreDep, trust: TrustDep,
-                   settings: SettingsDep):
+                   settings: SettingsDep,
+                   idempotency_key: Annotated[str | None, Header(
+                       alias=HEADER, description=HEADER_DOC)] = None):
+    once = Idempotency(store, key, "verdicts", idempotency_key, body.model_dump(mode="json"))
+    if (earlier := once.replay()) is not None:
+        return earlier
+    with once.releasing():
+        return once.answer(201, _verdict(body, key, store, trust, settings), VerdictPublic)
+
+
+def _verdict(body: VerdictCreate, key: ApiKey, store: Store, trust: TrustStore, settings) -> dict:
     unit = acting_unit(key, body.unit)
+    acting_level(key, body.level)
     ruleset = load_ruleset(body.ruleset)
     criterion = ruleset.criterion(body.criterion)
     for sha256 in body.documents:
@@ -96,6 +111,6 @@ def create_verdict(body: VerdictCreate, key: Submitter, store: StoreDep, trust: 
 
 @router.get("/{verdict_id}", response_model=VerdictPublic,
             summary="A verdict with its overrides")
-def get_verdict(verdict_id: int, key: CurrentKey, store: StoreDep):
+def get_verdict(verdict_id: RowId, key: CurrentKey, store: StoreDep):
     row = visible_verdict(store, key, verdict_id)
     return verdict_json(row, store.verdict_overrides(verdict_id))
