@@ -327,7 +327,7 @@ def test_a_zip_of_3000_refused_entries_is_answered_quickly(service):
     # One transaction per refusal took 7 s on SQLite and 16-28 s on PostgreSQL (~1-2 s now,
     # on an idle machine): the refusals are written together.
     assert len(commits) < 20, f"{len(commits)} transactions for one batch"
-    assert took < 10, f"{took:.1f} s for 3000 refused entries"
+    assert took < 60, f"{took:.1f} s for 3000 refused entries"   # a bound, not a speed test
     progress = service.client.get(f"/v1/batches/{accepted.json()['batch_id']}",
                                   headers=service.auth("appraiser")).json()
     assert progress["counts"]["failed"] >= 3000
@@ -350,27 +350,31 @@ def test_manifest_unit_names_are_nfc_like_zip_paths(service):
 
 # -- finding 9: timing does not tell whether another unit uploaded the bytes --------------------
 
-def test_an_upload_does_not_reveal_by_its_timing_that_another_unit_has_the_bytes(service, pki):
+def test_an_upload_does_not_reveal_by_its_timing_that_another_unit_has_the_bytes(
+        service, pki, monkeypatch):
+    # A cached answer comes ~20x sooner than a reading (measured ~0.04 s against ~1 s): the
+    # bytes only another unit uploaded must really be read again for this unit. The real
+    # pipeline runs; the wrapper only counts its readings (timing itself belongs in the bench).
+    import extractors.pipeline as pipeline
+
+    readings = []
+    real = pipeline.inspect_bytes
+
+    def counted(*args, **kwargs):
+        readings.append(args[1] if len(args) > 1 else kwargs.get("name"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "inspect_bytes", counted)
     plan = signed(plan_spec(dt.date(2024, 5, 6), seed=int(time.time()) % 1000 + 40), pki)
-    warm = signed(plan_spec(dt.date(2024, 5, 8), seed=int(time.time()) % 1000 + 41), pki)
-    assert service.upload("unit", warm).status_code == 200   # extractors loaded: fair timings
-    began = time.monotonic()
     first = service.upload("unit", plan, name="ke-hoach.pdf")
-    fresh = time.monotonic() - began
     assert first.status_code == 200, first.text
-    began = time.monotonic()
+    assert len(readings) == 1
     again = service.upload("unit", plan, name="ke-hoach.pdf")      # our own bytes: cached
-    cached = time.monotonic() - began
-    began = time.monotonic()
+    assert again.status_code == 200 and len(readings) == 1
     other = service.client.post("/v1/documents", headers=service.auth("other_unit"),
                                 files={"file": ("kh-khac.pdf", plan, "application/pdf")})
-    elsewhere = time.monotonic() - began
-    assert again.status_code == 200 and other.status_code == 200, other.text
-    # The cache answers the unit that uploaded the bytes ~20x sooner (the oracle was there)…
-    assert cached < 0.3 * fresh, (cached, fresh)
-    # …another unit waits about as long as for new bytes (a fresh upload also writes the file
-    # and the cache), and gets the same answer.
-    assert elsewhere > 0.3 * fresh, (elsewhere, fresh)
+    assert other.status_code == 200, other.text
+    assert readings[1:] == ["kh-khac.pdf"]       # read again, as new bytes would be
     assert other.json()["file"] == "kh-khac.pdf"
     assert {k: v for k, v in other.json().items() if k != "file"} == \
         {k: v for k, v in first.json().items() if k != "file"}
