@@ -8,14 +8,13 @@ comparing only: what is shown to people is always the text as printed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import fuzz
 
 from checks.registry import Where
-from models.document import nfc
+from models.document import nfc, without_marks
 from models.inspection import Inspection
 
 # Old-style tone placement → the style Decree 30's templates use. Applied to both sides of a
@@ -53,10 +52,6 @@ def fold_name(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", fold(text))).strip()
 
 
-def without_marks(text: str) -> str:
-    """Diacritics removed — for matching certificates written in ASCII, never for display."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class Match(StrEnum):

@@ -209,15 +209,11 @@ def _without_stamps(lines: list[Line]) -> list[Line]:
     anchors = [ln for ln in lines if _is_stamp(ln)]
 
     def above_anchor(line: Line) -> bool:
-        return any(0 <= a.bbox.y0 - line.bbox.y1 <= 1.5 * _height(a)
+        return any(0 <= a.bbox.y0 - line.bbox.y1 <= 1.5 * a.height
                    and min(a.bbox.x1, line.bbox.x1) - max(a.bbox.x0, line.bbox.x0) > 0
                    and re.search(r"(?-i:\bĐẾN\b)", a.text) for a in anchors)
     kept = [ln for ln in lines if ln not in anchors]
     return [ln for ln in kept if not above_anchor(ln)]
-
-
-def _height(line: Line) -> float:
-    return max(line.bbox.y1 - line.bbox.y0, 1.0)
 
 
 def _prepared(page: Page) -> Page:
@@ -301,7 +297,7 @@ def extract_fields(document: DocumentText) -> DocumentFields:
     right = [ln for ln in header if ln.bbox.x0 >= split_x - first.width * 0.1
              and ln not in left]
     # The agencies start level with the motto; what stands higher is a stamp or a margin note.
-    top = header_top - 2 * _height(motto) if motto else 0.0
+    top = header_top - 2 * motto.height if motto else 0.0
     left_below = [ln for ln in left if ln.bbox.y0 >= top]
 
     number_line, number = _number(first, left_below or header)
@@ -330,7 +326,7 @@ def _split_at(line: Line, x: float) -> list[Line]:
     if len(words) < 2 or not line.bbox.x0 < x < line.bbox.x1:
         return [line]
     i = max(range(1, len(words)), key=lambda k: words[k].bbox.x0 - words[k - 1].bbox.x1)
-    if words[i].bbox.x0 - words[i - 1].bbox.x1 < 2 * _height(line):
+    if words[i].bbox.x0 - words[i - 1].bbox.x1 < 2 * line.height:
         return [line]
     return [dataclasses.replace(line, words=words[:i]), dataclasses.replace(line, words=words[i:])]
 
@@ -549,7 +545,7 @@ def _vv_subject(page: Page, left: list[Line]) -> list[Line]:
     for line in left:
         if vv_lines:
             previous = vv_lines[-1]
-            if line.bbox.y0 - previous.bbox.y1 > _height(previous) * 0.8 or _is_stamp(line) \
+            if line.bbox.y0 - previous.bbox.y1 > previous.height * 0.8 or _is_stamp(line) \
                     or _is_decoration(line.text.strip()):
                 break
             vv_lines.append(line)
@@ -576,7 +572,7 @@ def _subject_lines(page: Page, type_line: Line) -> list[Line]:
         # Centred on the text block (a paragraph's indented first line or short last line is
         # not; a scan may sit off the page's centre).
         uneven = abs((line.bbox.x0 - block_left) - (block_right - line.bbox.x1))
-        if (gap > _height(previous) * 1.2
+        if (gap > previous.height * 1.2
                 or abs(centre - (block_left + block_right) / 2) > page.width * 0.12
                 or (lines and uneven > page.width * 0.045)
                 or text.lower().startswith(BODY_OPENERS)
@@ -719,7 +715,7 @@ def _consecutive(lines: list[Line]) -> list[Line]:
     """The first run of lines without a gap (the title; a signature stamp may follow)."""
     group: list[Line] = []
     for line in lines:
-        if group and line.bbox.y0 - group[-1].bbox.y1 > _height(line) * 1.2:
+        if group and line.bbox.y0 - group[-1].bbox.y1 > line.height * 1.2:
             break
         group.append(line)
     return group

@@ -16,15 +16,10 @@ SAME_BASELINE = 0.5       # vertical overlap, as a share of the shorter line's h
 ADJACENT_GAP = 0.6        # a gap narrower than this many line heights joins two lines
 
 
-def _height(line: Line) -> float:
-    box = line.bbox
-    return max(box.y1 - box.y0, 1e-6)
-
-
 def _on_baseline(a: Line, b: Line) -> bool:
     overlap = min(a.bbox.y1, b.bbox.y1) - max(a.bbox.y0, b.bbox.y0)
-    return overlap >= SAME_BASELINE * min(_height(a), _height(b)) \
-        and max(_height(a), _height(b)) <= 2.0 * min(_height(a), _height(b))
+    return overlap >= SAME_BASELINE * min(a.height, b.height) \
+        and max(a.height, b.height) <= 2.0 * min(a.height, b.height)
 
 
 def _overlaps(a: Line, b: Line) -> bool:
@@ -47,7 +42,7 @@ def _belongs_to(fragment: Line, host: Line) -> bool:
     if h.x0 <= centre <= h.x1:
         return len(fragment.words) <= FRAGMENT_WORDS
     gap = f.x0 - h.x1 if f.x0 >= h.x1 else h.x0 - f.x1
-    return 0 <= gap <= ADJACENT_GAP * min(_height(fragment), _height(host))
+    return 0 <= gap <= ADJACENT_GAP * min(fragment.height, host.height)
 
 
 def merge_fragments(lines: tuple[Line, ...] | list[Line]) -> tuple[Line, ...]:

@@ -14,13 +14,12 @@ that is no Vietnamese name syllable takes the most common one with the same lett
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
 from extractors.tcvn3 import is_vietnamese_syllable
-from models.document import BBox, Line, Word, nfc
+from models.document import BBox, Line, Word, nfc, without_marks
 
 SNAPPED_CONFIDENCE = 0.85   # at most, for a word whose marks were restored from the lexicon
 
@@ -102,9 +101,7 @@ GIVEN_NAMES = (
 
 def unmarked(text: str) -> str:
     """Lower-case letters without tone or vowel marks: `Đồng` → `dong`."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn") \
-        .replace("đ", "d")
+    return without_marks(text).lower()
 
 
 @lru_cache(maxsize=1)

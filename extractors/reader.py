@@ -267,8 +267,7 @@ def _with_stamped_text(pdf_page: pymupdf.Page, page: Page, ocr_dpi: int) -> Page
     for box in page.overlays:
         small = (box.x1 - box.x0 <= STAMP_MAX[0] * page.width
                  and box.y1 - box.y0 <= STAMP_MAX[1] * page.height)
-        inside = any(box.x0 <= (w.x0 + w.x1) / 2 <= box.x1 and box.y0 <= (w.y0 + w.y1) / 2
-                     <= box.y1 for w in words)
+        inside = any(box.contains_centre(w) for w in words)
         if box.y1 > STAMP_BAND * page.height or not small or inside:
             continue
         # Tesseract reads a lone digit badly: the box is read with some page around it, and
@@ -280,7 +279,7 @@ def _with_stamped_text(pdf_page: pymupdf.Page, page: Page, ocr_dpi: int) -> Page
         except Exception:   # noqa: BLE001 — no Tesseract, or a render error: the text stays
             return page
         for line in read:
-            inner = tuple(w for w in line.words if box.x0 <= (w.bbox.x0 + w.bbox.x1) / 2 <= box.x1)
+            inner = tuple(w for w in line.words if box.contains_centre(w.bbox))
             # What is stamped there is a number or a day; a logo's specks are not kept.
             if any(ch.isdigit() for w in inner for ch in w.text):
                 added.append(dataclasses.replace(line, words=inner))

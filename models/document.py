@@ -15,6 +15,12 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def without_marks(text: str) -> str:
+    """Diacritics removed (`Đồng` → `Dong`) — for matching, never for display."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 @dataclass(frozen=True)
 class BBox:
     x0: float
@@ -25,6 +31,11 @@ class BBox:
     def union(self, other: BBox) -> BBox:
         return BBox(min(self.x0, other.x0), min(self.y0, other.y0),
                     max(self.x1, other.x1), max(self.y1, other.y1))
+
+    def contains_centre(self, other: BBox) -> bool:
+        """Whether the centre of `other` lies in this box."""
+        x, y = (other.x0 + other.x1) / 2, (other.y0 + other.y1) / 2
+        return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
 
     def as_list(self) -> list[float]:
         return [round(self.x0, 1), round(self.y0, 1), round(self.x1, 1), round(self.y1, 1)]
@@ -66,6 +77,12 @@ class Line:
     def confidence(self) -> float:
         return min((w.confidence for w in self.words), default=0.0)
 
+    @property
+    def height(self) -> float:
+        """The line's height in points, at least 1 (a ratio's denominator)."""
+        box = self.bbox
+        return max(box.y1 - box.y0, 1.0)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -85,8 +102,7 @@ class Page:
 
     def in_overlay(self, box: BBox) -> bool:
         """Whether the centre of `box` lies in an appearance (see `overlays`)."""
-        x, y = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-        return any(o.x0 <= x <= o.x1 and o.y0 <= y <= o.y1 for o in self.overlays)
+        return any(overlay.contains_centre(box) for overlay in self.overlays)
 
     @property
     def text(self) -> str:
