@@ -39,7 +39,7 @@ samples: venv
 bench: venv
 	@$(BIN)/python -c 'import ocrmypdf, pyhanko.cli' 2>/dev/null || \
 	  $(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
-	$(BIN)/python -m samples.bench
+	$(BIN)/python -m bench.run
 
 # Fuzz inspection for FUZZ_MINUTES with atheris (coverage-guided; hypothesis if atheris does not
 # install); inputs that break it are saved in FUZZ_CRASHES: make fuzz FUZZ_CRASHES=dir

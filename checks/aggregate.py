@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from checks.document import month_day, show
-from checks.registry import QualifyingSet, Where, check, failed, passed
-from models.inspection import Inspection
-from models.verdicts import CheckResult
+from kiemchung.checks.document import month_day, show
+from kiemchung.checks.registry import QualifyingSet, Where, check, failed, passed
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.verdicts import CheckResult
 
 
 def _issue_where(inspection: Inspection) -> Where:

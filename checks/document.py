@@ -7,11 +7,18 @@ import re
 
 from rapidfuzz import fuzz
 
-from checks.registry import (EvidenceContext, Where, check, failed, not_applicable, passed,
-                             review)
-from checks.text import Match, compare_agencies, find_phrase, fold
-from models.document import TextSource
-from models.verdicts import CheckResult
+from kiemchung.checks.registry import (
+    EvidenceContext,
+    Where,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    review,
+)
+from kiemchung.checks.text import Match, compare_agencies, find_phrase, fold
+from kiemchung.models.document import TextSource
+from kiemchung.models.verdicts import CheckResult
 
 MIN_OCR_CONFIDENCE = 0.6      # below this, what OCR read is a guess a person must confirm
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from checks.registry import EvidenceContext, Where, check, failed, passed, review
-from checks.text import Match, agency_distinction, compare_agencies, fold, joined_text, where_at
-from models.verdicts import CheckResult
+from kiemchung.checks.registry import EvidenceContext, Where, check, failed, passed, review
+from kiemchung.checks.text import (
+    Match,
+    agency_distinction,
+    compare_agencies,
+    fold,
+    joined_text,
+    where_at,
+)
+from kiemchung.models.verdicts import CheckResult
 
 # Titles of the head of a unit (the "người đứng đầu"); a "Phó …" is a deputy.
 HEAD_TITLES = ("chủ tịch", "giám đốc", "thủ trưởng", "chánh thanh tra", "chánh văn phòng",

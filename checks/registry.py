@@ -13,17 +13,17 @@ import inspect
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal
 
-from models.document import BBox
-from models.errors import KiemchungError
-from models.fields import Provenance
-from models.inspection import Inspection
-from models.verdicts import CheckResult, CheckStatus
+from kiemchung.models.document import BBox
+from kiemchung.models.errors import ExitCode, KiemchungError
+from kiemchung.models.fields import Provenance
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.verdicts import CheckResult, CheckStatus
 
 Kind = Literal["document", "set"]
 
 
 class UnknownCheckError(KiemchungError):
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def check(name: str, kind: Kind = "document", *, reads_text: bool = False):
 
 
 def get_check(name: str) -> RegisteredCheck:
-    import checks  # noqa: F401 - importing the package registers every check
+    import kiemchung.checks  # noqa: F401 - importing the package registers every check
 
     try:
         return REGISTRY[name]

@@ -15,12 +15,19 @@ import datetime as dt
 import re
 from typing import Literal
 
-from checks.registry import (EvidenceContext, Where, check, failed, not_applicable, passed,
-                             review)
-from checks.text import Match, compare_agencies, compare_person_names, fold
-from models.inspection import Inspection
-from models.signatures import SignatureReport, SignatureRole, SignatureStatus
-from models.verdicts import CheckResult
+from kiemchung.checks.registry import (
+    EvidenceContext,
+    Where,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    review,
+)
+from kiemchung.checks.text import Match, compare_agencies, compare_person_names, fold
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.signatures import SignatureReport, SignatureRole, SignatureStatus
+from kiemchung.models.verdicts import CheckResult
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 MAX_SIGNING_DELAY_DAYS = 30

@@ -13,9 +13,9 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz
 
-from checks.registry import Where
-from models.document import nfc, without_marks
-from models.inspection import Inspection
+from kiemchung.checks.registry import Where
+from kiemchung.models.document import nfc, without_marks
+from kiemchung.models.inspection import Inspection
 
 # Old-style tone placement → the style Decree 30's templates use. Applied to both sides of a
 # comparison, so a syllable like "quý" changing shape does not matter.

@@ -30,15 +30,15 @@ from pyhanko.sign.diff_analysis.policies import StandardDiffPolicy
 from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 
-from extractors.limits import (
+from kiemchung.extractors.limits import (
     MARKS_PIXELS,
     MAX_PAGE_CONTENT,
     TooLargeToRender,
     content_bytes,
     render_dpi,
 )
-from models.document import BBox, nfc
-from models.signatures import HARMLESS_MODIFICATIONS, ChangedWord, SignatureChanges
+from kiemchung.models.document import BBox, nfc
+from kiemchung.models.signatures import HARMLESS_MODIFICATIONS, ChangedWord, SignatureChanges
 
 log = logging.getLogger(__name__)
 

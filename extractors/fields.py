@@ -27,10 +27,10 @@ import spacy
 from rapidfuzz import fuzz
 from spacy.matcher import Matcher
 
-from extractors.layout import merge_fragments
-from extractors.lexicon import SNAPPED_CONFIDENCE, snap_line, snap_name, unmarked
-from models.document import BBox, DocumentText, Line, Page, TextSource, nfc
-from models.fields import DocType, DocumentFields, Field, Provenance, Signer
+from kiemchung.extractors.layout import merge_fragments
+from kiemchung.extractors.lexicon import SNAPPED_CONFIDENCE, snap_line, snap_name, unmarked
+from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, nfc
+from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
 
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO_2 = "Độc lập - Tự do - Hạnh phúc"

@@ -17,10 +17,10 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from extractors.limits import MAX_IMAGE_PIXELS, MAX_PAGES, OCR_PIXELS, pixels_text
-from extractors.ocr import check_tesseract, ink_gray, ocr_image
-from models.document import Page, TextSource
-from models.errors import InputFileError, OcrUnavailableError
+from kiemchung.extractors.limits import MAX_IMAGE_PIXELS, MAX_PAGES, OCR_PIXELS, pixels_text
+from kiemchung.extractors.ocr import check_tesseract, ink_gray, ocr_image
+from kiemchung.models.document import Page, TextSource
+from kiemchung.models.errors import InputFileError, OcrUnavailableError
 
 DEFAULT_DPI = 300.0
 MIN_DPI = 50.0        # below this the stored value is an aspect ratio or a placeholder

@@ -9,7 +9,7 @@ place.
 
 from __future__ import annotations
 
-from models.document import Line
+from kiemchung.models.document import Line
 
 FRAGMENT_WORDS = 3        # a line of this many words or fewer may be a stamped fragment
 SAME_BASELINE = 0.5       # vertical overlap, as a share of the shorter line's height

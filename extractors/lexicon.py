@@ -18,8 +18,8 @@ from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
-from extractors.tcvn3 import is_vietnamese_syllable
-from models.document import BBox, Line, Word, nfc, without_marks
+from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
+from kiemchung.models.document import BBox, Line, Word, nfc, without_marks
 
 SNAPPED_CONFIDENCE = 0.85   # at most, for a word whose marks were restored from the lexicon
 

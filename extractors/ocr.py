@@ -19,10 +19,10 @@ import pymupdf
 import pytesseract
 from PIL import Image
 
-from extractors.limits import OCR_PIXELS, render_dpi
-from extractors.regions import SignerArea
-from models.document import BBox, Line, Page, TextSource, Word, nfc
-from models.errors import OcrUnavailableError
+from kiemchung.extractors.limits import OCR_PIXELS, render_dpi
+from kiemchung.extractors.regions import SignerArea
+from kiemchung.models.document import BBox, Line, Page, TextSource, Word, nfc
+from kiemchung.models.errors import OcrUnavailableError
 
 LANG = "vie"
 CONFIG = "--psm 3 --oem 1"        # page layout analysis: the header's two columns

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import pymupdf
 
-from extractors.tcvn3 import is_vietnamese_syllable
-from models.document import BBox, Line, Page, TextSource, Word, nfc
+from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
+from kiemchung.models.document import BBox, Line, Page, TextSource, Word, nfc
 
 # Ligatures expanded ("ﬁ" → "fi"), whitespace kept so that words split where the PDF put
 # spaces, nothing outside the page box.

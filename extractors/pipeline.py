@@ -11,9 +11,9 @@ from pathlib import Path
 import pymupdf
 from PIL import Image, ImageSequence
 
-from extractors.fields import extract_fields
-from extractors.images import DAMAGED_IMAGE
-from extractors.reader import (
+from kiemchung.extractors.fields import extract_fields
+from kiemchung.extractors.images import DAMAGED_IMAGE
+from kiemchung.extractors.reader import (
     detect_kind,
     display_name,
     open_pdf,
@@ -21,11 +21,11 @@ from extractors.reader import (
     read_document_bytes,
     read_file,
 )
-from extractors.seal import find_marks
-from extractors.signatures import TrustStore, read_signatures
-from models.errors import InputFileError, KiemchungError
-from models.inspection import Inspection
-from models.marks import AuthenticityMarks
+from kiemchung.extractors.seal import find_marks
+from kiemchung.extractors.signatures import TrustStore, read_signatures
+from kiemchung.models.errors import InputFileError, KiemchungError
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.marks import AuthenticityMarks
 
 
 def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,

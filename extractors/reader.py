@@ -18,15 +18,20 @@ from pathlib import Path
 
 import pymupdf
 
-from extractors.images import read_image_pages
-from extractors.limits import MAX_PAGE_CONTENT, MAX_PAGES, TooLargeToRender, content_bytes, \
-    megabytes
-from extractors.ocr import ocr_page
-from extractors.regions import field_areas
-from extractors.text_layer import decide_text_layer
-from models.document import BBox, DocumentText, Page, TextSource
-from models.errors import InputFileError, OcrUnavailableError
-from models.marks import AuthenticityMarks
+from kiemchung.extractors.images import read_image_pages
+from kiemchung.extractors.limits import (
+    MAX_PAGE_CONTENT,
+    MAX_PAGES,
+    TooLargeToRender,
+    content_bytes,
+    megabytes,
+)
+from kiemchung.extractors.ocr import ocr_page
+from kiemchung.extractors.regions import field_areas
+from kiemchung.extractors.text_layer import decide_text_layer
+from kiemchung.models.document import BBox, DocumentText, Page, TextSource
+from kiemchung.models.errors import InputFileError, OcrUnavailableError
+from kiemchung.models.marks import AuthenticityMarks
 
 SUPPORTED = "PDF, PNG, JPEG or TIFF"
 NAME_SHOWN = 120          # characters of a file name shown in a message, at most

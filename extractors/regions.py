@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.document import BBox
-from models.marks import AuthenticityMarks
+from kiemchung.models.document import BBox
+from kiemchung.models.marks import AuthenticityMarks
 
 HEADER_SHARE = 0.35          # of page 1's height; the subject ends near 0.22 on A4
 ABOVE_MARKS = 45 * 72 / 25.4  # points above the highest mark: the title and "Nơi nhận:" lines

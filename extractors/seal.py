@@ -28,10 +28,16 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
-from extractors.limits import LIST_DRAWINGS_CONTENT, MARKS_PIXELS, MAX_PAGE_CONTENT, MAX_PAGES, \
-    content_bytes, render_dpi
-from models.document import BBox
-from models.marks import AuthenticityMarks, HandwritingMark, SealMark
+from kiemchung.extractors.limits import (
+    LIST_DRAWINGS_CONTENT,
+    MARKS_PIXELS,
+    MAX_PAGE_CONTENT,
+    MAX_PAGES,
+    content_bytes,
+    render_dpi,
+)
+from kiemchung.models.document import BBox
+from kiemchung.models.marks import AuthenticityMarks, HandwritingMark, SealMark
 
 MM_PER_INCH = 25.4
 ANALYSIS_DPI = 100          # images are reduced to about this before analysis

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 
+import pymupdf
 from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -55,17 +56,14 @@ from pyhanko.sign.validation import (
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko_certvalidator import ValidationContext
-import pymupdf
-from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
-from extractors.changes import RevisionHistory
-
-from models.document import nfc
-from models.errors import KiemchungError
-from models.document import BBox
-from models.signatures import (
+from kiemchung.extractors.changes import RevisionHistory
+from kiemchung.models.document import BBox, nfc
+from kiemchung.models.errors import KiemchungError
+from kiemchung.models.signatures import (
     HARMLESS_MODIFICATIONS,
     SignaturePolicy,
     SignatureReport,

@@ -17,11 +17,16 @@ from dataclasses import dataclass, replace
 
 import pymupdf
 
-from extractors.limits import LIST_DRAWINGS_CONTENT, content_bytes
-from extractors.pdf_text import read_text_layer
-from extractors.tcvn3 import (decode_tcvn3, is_vietnamese_syllable, looks_like_tcvn3,
-                              looks_like_vni, unicode_vietnamese_share)
-from models.document import Page, TextSource
+from kiemchung.extractors.limits import LIST_DRAWINGS_CONTENT, content_bytes
+from kiemchung.extractors.pdf_text import read_text_layer
+from kiemchung.extractors.tcvn3 import (
+    decode_tcvn3,
+    is_vietnamese_syllable,
+    looks_like_tcvn3,
+    looks_like_vni,
+    unicode_vietnamese_share,
+)
+from kiemchung.models.document import Page, TextSource
 
 MIN_LETTERS = 20            # fewer letters: a page number or a signing stamp, not the text
 LITTLE_TEXT_LETTERS = 200   # over a page-size image, this little text is a stamp or a header

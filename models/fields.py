@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from models.document import BBox
+from kiemchung.models.document import BBox
 
 T = TypeVar("T")
 

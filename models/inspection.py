@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from models.document import DocumentText
-from models.fields import DocumentFields, Field
-from models.marks import AuthenticityMarks
-from models.signatures import SignatureReport
+from kiemchung.models.document import DocumentText
+from kiemchung.models.fields import DocumentFields, Field
+from kiemchung.models.marks import AuthenticityMarks
+from kiemchung.models.signatures import SignatureReport
 
 
 def _jsonable(value):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.document import BBox
+from kiemchung.models.document import BBox
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import types
 import typing
 from typing import Any
 
-from models.document import BBox, Word
-from models.inspection import Inspection
+from kiemchung.models.document import BBox, Word
+from kiemchung.models.inspection import Inspection
 
 # Bump when the extractors read differently or the models change shape.
 EXTRACTOR_VERSION = "4"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from models.document import BBox, nfc
+from kiemchung.models.document import BBox, nfc
 
 
 class SignatureStatus(StrEnum):

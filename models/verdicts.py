@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from models.document import BBox
+from kiemchung.models.document import BBox
 
 
 class CheckStatus(StrEnum):

@@ -36,10 +36,17 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
-from samples.pki import DEFAULT_CRL_URL, DEFAULT_VALIDITY, DemoPKI, Identity, derive_key, \
-    derive_serial, subject_name
+from samples.pki import (
+    DEFAULT_CRL_URL,
+    DEFAULT_VALIDITY,
+    DemoPKI,
+    Identity,
+    derive_key,
+    derive_serial,
+    subject_name,
+)
 from samples.render import font_file, render_pdf
 from samples.sign import sign_pdf, sign_person_and_agency
 from samples.spec import DocumentSpec

@@ -1,9 +1,10 @@
-"""Regenerate the committed demo set in samples/demo/ (`make samples`).
+"""Regenerate the committed demo set in api/cli/demo/ (`make samples`), which `kiemchung demo`
+reads from the installed package.
 
 A handful of evidence files covering what `kiemchung demo` shows: a plan signed by the person
 and the agency, an unsigned decision, a meeting-conclusion notice scanned at 300 dpi with its
 seal, a training summons photographed as JPEG, and a report with a legacy TCVN3 text layer.
-The demo CA that signed them is written to samples/demo/trust/.
+The demo CA that signed them is written to api/cli/demo/trust/.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import random
 import shutil
 from pathlib import Path
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf, render_pdf_with_layout
 from samples.scan import save_jpg, scan_pages, to_image_pdf
 from samples.sign import sign_as_printed
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_DIR = Path(__file__).resolve().parent.parent / "api" / "cli" / "demo"
 
 
 def build(out: Path = DEMO_DIR) -> list[Path]:
@@ -81,4 +82,4 @@ def _write(path: Path, data: bytes) -> Path:
 
 if __name__ == "__main__":
     for path in build():
-        print(f"{path.relative_to(DEMO_DIR.parent.parent)}  {path.stat().st_size // 1024} KiB")
+        print(f"{path.relative_to(DEMO_DIR.parents[2])}  {path.stat().st_size // 1024} KiB")

@@ -13,8 +13,8 @@ import datetime as dt
 import random
 import re
 
-from models.document import nfc
-from models.fields import DocType
+from kiemchung.models.document import nfc
+from kiemchung.models.fields import DocType
 from samples.spec import Agency, DocumentSpec
 
 LEVELS = ("so", "huyen", "xa")

@@ -43,7 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.render import Layout, render_pdf_with_layout
 from samples.scan import save_jpg, save_png, save_tiff, scan_pages, to_image_pdf

@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 from rich.console import Console
 from rich.table import Table
 
-from models.document import nfc
+from kiemchung.models.document import nfc
 from samples.corpus import DEFAULT_VARIANTS, generate_corpus
 from samples.spec import DocumentSpec
 
@@ -69,7 +69,7 @@ def observed(result: dict) -> dict:
 
 
 def _inspect(path: str) -> dict:
-    from extractors.pipeline import inspect_file
+    from kiemchung.extractors.pipeline import inspect_file
     try:
         return inspect_file(Path(path)).to_json()
     except Exception as error:  # noqa: BLE001 - a failed file counts as wrong on every field

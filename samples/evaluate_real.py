@@ -66,8 +66,8 @@ def observed(result: dict) -> dict[str, tuple[object, float | None]]:
 
 
 def _inspect(path: str) -> dict:
-    from extractors.pipeline import inspect_file
-    from extractors.signatures import load_trust
+    from kiemchung.extractors.pipeline import inspect_file
+    from kiemchung.extractors.signatures import load_trust
     started = time.perf_counter()
     try:
         trust = load_trust([TRUST]) if TRUST.is_dir() else None

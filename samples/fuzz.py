@@ -55,8 +55,8 @@ LANDMARK = re.compile(rb"\d+ \d+ obj|endobj|stream|xref|trailer|startxref|/Lengt
 
 def inspect_or_refuse(data: bytes) -> None:
     """The property: an Inspection or a KiemchungError; anything else propagates."""
-    from extractors.pipeline import inspect_bytes
-    from models.errors import KiemchungError
+    from kiemchung.extractors.pipeline import inspect_bytes
+    from kiemchung.models.errors import KiemchungError
 
     try:
         inspect_bytes(data, "fuzz.pdf", ocr_dpi=FUZZ_OCR_DPI)
@@ -185,10 +185,9 @@ def fuzz_with_atheris(crash_dir: Path, seconds: float) -> int:
 
 def _atheris_run(corpus: Path, crash_dir: Path, seconds: int) -> None:
     import atheris
-
     import spacy  # noqa: F401 — big and not under test: imported before instrumenting
     with atheris.instrument_imports(include=["extractors", "models", "pyhanko", "PIL"]):
-        import extractors.pipeline  # noqa: F401 — instrumented for coverage
+        import kiemchung.extractors.pipeline  # noqa: F401 — instrumented for coverage
     argv = [sys.argv[0], str(corpus), f"-max_total_time={seconds}",
             f"-artifact_prefix={crash_dir}{os.sep}", f"-rss_limit_mb={RSS_LIMIT_MB}",
             f"-timeout={INPUT_TIMEOUT_S}", f"-max_len={MAX_LEN}"]

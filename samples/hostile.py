@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.pki import DemoPKI
 from samples.render import font_file, render_pdf

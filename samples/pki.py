@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from models.document import nfc
+from kiemchung.models.document import nfc
 
 UTC = dt.timezone.utc
 ROOT_NAME = "kiemchung Demo Root CA"

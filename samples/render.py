@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pymupdf
 
-from models.document import BBox, nfc
-from models.fields import DocType
+from kiemchung.models.document import BBox, nfc
+from kiemchung.models.fields import DocType
 from samples.content import TYPE_NAMES, format_date_line
 from samples.spec import DocumentSpec
 
@@ -600,7 +600,7 @@ def _draw_text(shape: pymupdf.Shape, run: Run, tcvn3: bool, caps_font: bool = Fa
     if tcvn3 and caps_font:
         _draw_tcvn3_caps(shape, run, colour)
     elif tcvn3:
-        from extractors.tcvn3 import encode_tcvn3
+        from kiemchung.extractors.tcvn3 import encode_tcvn3
         shape.insert_text((run.x, run.y), encode_tcvn3(run.text), fontname=_PDF_NAMES[run.style],
                           fontsize=run.size, **colour)
     else:
@@ -611,7 +611,7 @@ def _draw_text(shape: pymupdf.Shape, run: Run, tcvn3: bool, caps_font: bool = Fa
 def _draw_tcvn3_caps(shape: pymupdf.Shape, run: Run, colour: dict) -> None:
     """Caps lines are typed in lower case in ".VnTimeH"; in mixed-case text each toned capital
     is one letter of the caps font inside a ".VnTime" word ("Ủy" = caps "ñ" + "y")."""
-    from extractors.tcvn3 import encode_tcvn3
+    from kiemchung.extractors.tcvn3 import encode_tcvn3
     text = nfc(run.text)
     if any(ch.isalpha() for ch in text) and text == text.upper():
         shape.insert_text((run.x, run.y), encode_tcvn3(text.lower()),

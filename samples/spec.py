@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 
 
 @dataclass(frozen=True)

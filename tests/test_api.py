@@ -24,22 +24,22 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from api.errors import request_id
-from api.keys import authenticate, create_key, revoke_key
-from api.main import JsonLines, create_app
-from api.store import NewBatchItem, NotFound
-from extractors.pipeline import inspect_bytes
-from extractors.signatures import load_trust
-from models.db import Role
+from kiemchung.api.http.app import JsonLines, create_app
+from kiemchung.api.http.errors import request_id
+from kiemchung.api.store import NewBatchItem, NotFound
+from kiemchung.api.store.keys import authenticate, create_key, revoke_key
+from kiemchung.api.store.tables import Role
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.extractors.signatures import load_trust
+from kiemchung.verifier.evaluate import evaluate_criterion
+from kiemchung.verifier.ruleset import load_ruleset
+from kiemchung.verifier.settings import Settings
 from samples.attacks import change_text
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from tests.test_cli import CONTRACT_KEYS
 from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
 from tests.test_verify import plan_spec, signed
-from verifier.evaluate import evaluate_criterion
-from verifier.ruleset import load_ruleset
-from verifier.settings import Settings
 
 with warnings.catch_warnings():     # Starlette's note about httpx versions, not ours to fix
     warnings.simplefilter("ignore")
@@ -578,7 +578,7 @@ def test_openapi_lists_the_versioned_endpoints(service):
 def test_serve_is_a_command():
     from typer.testing import CliRunner
 
-    from verifier.cli import app
+    from kiemchung.api.cli.main import app
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--host" in result.output

@@ -11,8 +11,8 @@ from pyhanko.pdf_utils.generic import TextStringObject, pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from extractors.signatures import TrustStore, read_signatures
-from models.signatures import SignatureStatus
+from kiemchung.extractors.signatures import TrustStore, read_signatures
+from kiemchung.models.signatures import SignatureStatus
 from samples import attacks
 from samples.pki import DemoPKI
 from samples.sign import make_signer, sign_pdf
@@ -218,7 +218,7 @@ def test_a_file_rewritten_after_signing_is_never_valid_and_says_why(signed, trus
 
 
 def test_a_refused_sha1_policy_never_turns_an_attack_valid(signed, evidence, trust):
-    from models.signatures import SignaturePolicy
+    from kiemchung.models.signatures import SignaturePolicy
     number = evidence[1].number
     forged = attacks.change_text(signed, number, number.replace("/", "-", 1))
     for policy in (SignaturePolicy(), SignaturePolicy(allow_sha1=False)):

@@ -20,16 +20,26 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from api.batch_input import ZipLimits, batch_from_path, batch_from_zip, entry_name
-from api.jobs import BatchError, inspect_document, process_item, run_local, submit_batch
-from api.reports import batch_rows, report_csv, report_xlsx
-from api.store import NewBatchItem, open_store
-from api.webhook import SIGNATURE_HEADER, WebhookRefused, check_webhook_url, send_webhook
-from extractors.pipeline import inspect_bytes
-from extractors.signatures import TrustStore
-from models.db import BatchStatus, InspectionRow, ItemState, VerdictRow
-from models.fields import DocType
-from models.records import inspection_from_record, inspection_to_record
+from kiemchung.api.jobs.batch_input import ZipLimits, batch_from_path, batch_from_zip, entry_name
+from kiemchung.api.jobs.batches import submit_batch
+from kiemchung.api.jobs.pool import run_local
+from kiemchung.api.jobs.queue import BatchError, process_item
+from kiemchung.api.jobs.webhooks import (
+    SIGNATURE_HEADER,
+    WebhookRefused,
+    check_webhook_url,
+    send_webhook,
+)
+from kiemchung.api.store import NewBatchItem, open_store
+from kiemchung.api.store.tables import BatchStatus, InspectionRow, ItemState, VerdictRow
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.extractors.signatures import TrustStore
+from kiemchung.models.fields import DocType
+from kiemchung.models.records import inspection_from_record, inspection_to_record
+from kiemchung.api.service import batch_report, batch_report_rows, inspect_document
+from kiemchung.verifier.reports import csv_bytes, xlsx_bytes
+from kiemchung.verifier.ruleset import load_ruleset
+from kiemchung.verifier.settings import Settings
 from samples.attacks import change_text
 from samples.content import AGENCIES, make_spec
 from samples.pki import DemoPKI
@@ -37,8 +47,6 @@ from samples.render import render_pdf, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf
 from samples.sign import sign_as_printed
 from tests.test_cli import kiemchung
-from verifier.ruleset import load_ruleset
-from verifier.settings import Settings
 
 PHU_VANG = next(a for a in AGENCIES if a.unit_name == "UBND huyện Phú Vang")
 PHONG_DIEN = next(a for a in AGENCIES if a.unit_name == "UBND huyện Phong Điền")
@@ -206,13 +214,13 @@ def test_a_batch_of_good_files_gives_the_expected_verdicts(tmp_path, settings, s
             verdicts[(PHONG_DIEN.unit_name, "2.1")]["points"]) == ("partial", 5)
     assert verdicts[(PHU_VANG.unit_name, "1.1")]["summary"] == "no evidence file"
 
-    rows = list(csv.DictReader(io.StringIO(report_csv(store, batch_id).decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(csv_bytes(*batch_report(store, batch_id)).decode("utf-8-sig"))))
     plan_rows = {r["unit"]: r for r in rows if r["criterion"] == "2.1"}
     assert plan_rows[PHU_VANG.unit_name]["files"] == "kế hoạch.pdf"
     assert plan_rows[PHU_VANG.unit_name]["rank"] == "1"
     assert "issued_in_month" in plan_rows[PHONG_DIEN.unit_name]["failed_checks"]
     from openpyxl import load_workbook
-    book = load_workbook(io.BytesIO(report_xlsx(store, batch_id)))
+    book = load_workbook(io.BytesIO(xlsx_bytes(*batch_report(store, batch_id))))
     assert [r[0] for r in book["units"].iter_rows(min_row=2, values_only=True)] == \
         [PHU_VANG.unit_name, PHONG_DIEN.unit_name]
 
@@ -297,7 +305,7 @@ def test_a_zip_with_hostile_entries_verifies_the_good_ones_and_reports_the_rest(
     verdicts = verdicts_of(store, batch_id)
     assert verdicts[(PHU_VANG.unit_name, "2.1")]["status"] == "pass"
     assert verdicts[(PHONG_DIEN.unit_name, "2.1")]["status"] == "partial"
-    failed = {r.summary for r in batch_rows(store, batch_id) if r.status == "failed"}
+    failed = {r.summary for r in batch_report_rows(store, batch_id) if r.status == "failed"}
     assert any("evil.pdf: refused" in s and "zip slip" in s for s in failed)
     assert any("bom.pdf: refused" in s for s in failed)
 

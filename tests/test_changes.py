@@ -11,10 +11,10 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
-from extractors.changes import RevisionHistory
-from extractors.signatures import TrustStore, read_signatures
-from models.document import BBox
-from models.signatures import ChangedWord, SignatureStatus
+from kiemchung.extractors.changes import RevisionHistory
+from kiemchung.extractors.signatures import TrustStore, read_signatures
+from kiemchung.models.document import BBox
+from kiemchung.models.signatures import ChangedWord, SignatureStatus
 from samples import attacks
 from samples.pki import DemoPKI
 from samples.sign import add_crl, add_document_timestamp, sign_pdf, sign_person_and_agency

@@ -9,21 +9,21 @@ import random
 
 import pytest
 
-from checks import EvidenceContext, QualifyingSet, Scope, UnknownCheckError, run_check
-from checks.text import Match, compare_agencies, compare_person_names
-from extractors.pipeline import inspect_bytes
-from extractors.signatures import TrustStore
-from models.document import BBox, DocumentText, Line, Page, TextSource, Word
-from models.fields import DocType, DocumentFields
-from models.inspection import Inspection
-from models.marks import AuthenticityMarks, SealMark
-from models.verdicts import CheckResult, CheckStatus, Verdict, VerdictStatus
+from kiemchung.checks import EvidenceContext, QualifyingSet, Scope, UnknownCheckError, run_check
+from kiemchung.checks.text import Match, compare_agencies, compare_person_names
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.extractors.signatures import TrustStore
+from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, Word
+from kiemchung.models.fields import DocType, DocumentFields
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.marks import AuthenticityMarks, SealMark
+from kiemchung.models.verdicts import CheckResult, CheckStatus, Verdict, VerdictStatus
+from kiemchung.verifier.ruleset import RuleSet
+from kiemchung.verifier.scoring import score_units
 from samples.content import AGENCIES, make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from samples.sign import VN_TZ, sign_as_printed, sign_pdf
-from verifier.ruleset import RuleSet
-from verifier.scoring import score_units
 
 UNIT = "UBND huyện Phú Vang"
 PHU_VANG = next(a for a in AGENCIES if a.unit_name == UNIT)
@@ -332,7 +332,7 @@ def test_sha1_counts_with_a_note_unless_the_rule_set_asks_for_a_strong_digest(pk
 
 
 def test_initials_and_the_gazette_signature_are_told_apart(pki, trust):
-    from models.signatures import SignatureRole
+    from kiemchung.models.signatures import SignatureRole
     from samples.sign import add_gazette_signature, sign_initials
     spec = plan(dt.date(2024, 1, 15))
     data = sign_as_printed(render_pdf(spec), spec, pki)
@@ -401,9 +401,9 @@ def test_the_provinces_plan_is_not_a_districts_own_even_without_a_unit(province_
 
 
 def test_issuer_names_match_across_real_naming(pki):
-    from checks.document import issuer_tier
-    from checks.signatures import issuer_match
-    from extractors.signatures import read_signatures
+    from kiemchung.checks.document import issuer_tier
+    from kiemchung.checks.signatures import issuer_match
+    from kiemchung.extractors.signatures import read_signatures
 
     def report(name: str, org: str):
         seal = pki.agency(name, org, "MST:0000000001")

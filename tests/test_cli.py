@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +14,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf

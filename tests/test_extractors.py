@@ -9,20 +9,26 @@ import unicodedata
 from pathlib import Path
 
 import pymupdf
-import pytest
 import pytesseract
+import pytest
 from PIL import Image
 from rapidfuzz import fuzz
 
-from extractors import ocr as ocr_module
-from extractors.ocr import estimate_skew, ocr_image, ocr_page
-from extractors.pdf_text import read_text_layer
-from extractors.reader import detect_kind, read_document, read_document_bytes
-from extractors.tcvn3 import (decode_tcvn3, decode_vni, encode_tcvn3, is_vietnamese_syllable,
-                              looks_like_tcvn3, looks_like_vni)
-from extractors.text_layer import decide_text_layer
-from models.document import BBox, TextSource, nfc
-from models.errors import InputFileError, OcrUnavailableError
+from kiemchung.extractors import ocr as ocr_module
+from kiemchung.extractors.ocr import estimate_skew, ocr_image, ocr_page
+from kiemchung.extractors.pdf_text import read_text_layer
+from kiemchung.extractors.reader import detect_kind, read_document, read_document_bytes
+from kiemchung.extractors.tcvn3 import (
+    decode_tcvn3,
+    decode_vni,
+    encode_tcvn3,
+    is_vietnamese_syllable,
+    looks_like_tcvn3,
+    looks_like_vni,
+)
+from kiemchung.extractors.text_layer import decide_text_layer
+from kiemchung.models.document import BBox, TextSource, nfc
+from kiemchung.models.errors import InputFileError, OcrUnavailableError
 
 FONT = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
 AGENCY = "UBND HUYỆN PHÚ VANG"
@@ -358,8 +364,8 @@ def test_realistic_samples_tcvn3_and_stamped_scan():
     signed and stamped page still finds the signer's title and name under the seal."""
     import random
 
+    from kiemchung.models.fields import DocType
     from samples import content, render, scan
-    from models.fields import DocType
 
     spec = content.make_spec(random.Random(2024), DocType.KE_HOACH)
     pdf, layout = render.render_pdf_with_layout(spec)

@@ -9,10 +9,10 @@ import pymupdf
 import pytest
 from rapidfuzz import fuzz
 
-from extractors.fields import extract_fields
-from extractors.reader import read_document, read_document_bytes
-from models.document import nfc
-from models.fields import DocType
+from kiemchung.extractors.fields import extract_fields
+from kiemchung.extractors.reader import read_document, read_document_bytes
+from kiemchung.models.document import nfc
+from kiemchung.models.fields import DocType
 from samples.content import AGENCIES, make_spec
 from samples.render import render_pdf
 from tests.conftest import truth

@@ -13,8 +13,8 @@ import pymupdf
 import pytest
 from rapidfuzz import fuzz
 
-from models.document import nfc
-from models.fields import DocType
+from kiemchung.models.document import nfc
+from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.corpus import REAL_VARIANTS, _write_document, generate_corpus
 from samples.render import RealLayout, render_pdf, render_pdf_with_layout
@@ -300,7 +300,7 @@ def _norm(value) -> str:
 
 
 def _check_fields(path, *, ocr: bool) -> None:
-    from extractors.pipeline import inspect_file
+    from kiemchung.extractors.pipeline import inspect_file
 
     want = truth(path)
     fields = inspect_file(path).fields

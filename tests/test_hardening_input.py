@@ -21,7 +21,7 @@ import zipfile
 
 import pytest
 
-from api.store import NotFound
+from kiemchung.api.store import NotFound
 from samples.render import render_pdf
 from tests.test_api import (
     UNIT,
@@ -48,7 +48,7 @@ def settled(running: Service) -> None:
     """Wait for the batches the tests left running: the local pool writes to the schema."""
     from sqlalchemy import select
 
-    from models.db import BatchRow, BatchStatus
+    from kiemchung.api.store.tables import BatchRow, BatchStatus
 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -270,7 +270,7 @@ def test_every_report_writer_escapes_formulas_and_controls(tmp_path):
     a message quoting a document may hold a tab, a carriage return or a control character."""
     from openpyxl import load_workbook
 
-    from api.reports import ReportRow, write_report
+    from kiemchung.verifier.reports import ReportRow, write_report
 
     rows = [ReportRow("\tUBND", "huyen", "2.1", "fail", 0, 10, "\r=1+1", ("@x.pdf",),
                       ("-check: a\x01b",))]
@@ -355,7 +355,7 @@ def test_an_upload_does_not_reveal_by_its_timing_that_another_unit_has_the_bytes
     # A cached answer comes ~20x sooner than a reading (measured ~0.04 s against ~1 s): the
     # bytes only another unit uploaded must really be read again for this unit. The real
     # pipeline runs; the wrapper only counts its readings (timing itself belongs in the bench).
-    import extractors.pipeline as pipeline
+    import kiemchung.extractors.pipeline as pipeline
 
     readings = []
     real = pipeline.inspect_bytes

@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from extractors.limits import MAX_PAGES
-from extractors.pipeline import inspect_bytes
-from models.document import nfc
-from models.errors import InputFileError, KiemchungError
+from kiemchung.extractors.limits import MAX_PAGES
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.models.document import nfc
+from kiemchung.models.errors import InputFileError, KiemchungError
 from samples import hostile
 from samples.pki import DemoPKI
 from samples.sign import sign_pdf

@@ -13,10 +13,10 @@ import zipfile
 import pytest
 from sqlalchemy import func, select, text
 
-from api.idempotency import fingerprint
-from api.keys import authenticate
-from api.schemas import BatchCreate
-from models.db import BatchRow, IdempotentRequest, ItemState, VerdictRow
+from kiemchung.api.http.idempotency import fingerprint
+from kiemchung.api.http.schemas import BatchCreate
+from kiemchung.api.store.keys import authenticate
+from kiemchung.api.store.tables import BatchRow, IdempotentRequest, ItemState, VerdictRow
 from samples.render import render_pdf
 from tests.test_api import UNIT, Service, assert_problem, service_settings
 from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture

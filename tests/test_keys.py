@@ -14,9 +14,9 @@ from sqlalchemy import inspect as schema_of
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from api.keys import authenticate, create_key, list_keys, revoke_key
-from api.store import NotFound, StoreError, open_store
-from models.db import Role
+from kiemchung.api.store import NotFound, StoreError, open_store
+from kiemchung.api.store.keys import authenticate, create_key, list_keys, revoke_key
+from kiemchung.api.store.tables import Role
 from tests import test_store
 from tests.test_store import UNIT
 

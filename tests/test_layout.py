@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from extractors.layout import merge_fragments
-from extractors.lexicon import snap_name, snap_words
-from extractors.pdf_text import glued_syllables
-from models.document import BBox, Line, Word
+from kiemchung.extractors.layout import merge_fragments
+from kiemchung.extractors.lexicon import snap_name, snap_words
+from kiemchung.extractors.pdf_text import glued_syllables
+from kiemchung.models.document import BBox, Line, Word
 
 
 def _line(text: str, x0: float, y0: float, width: float = 6.0, *,

@@ -16,11 +16,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz import fuzz
 
-from extractors import ocr as ocr_module
-from extractors.ocr import binarise, estimate_skew, ocr_image, ocr_page
-from extractors.regions import HEADER_SHARE, SignerArea, field_areas
-from extractors.seal import find_marks
-from models.document import BBox, Word, nfc
+from kiemchung.extractors import ocr as ocr_module
+from kiemchung.extractors.ocr import binarise, estimate_skew, ocr_image, ocr_page
+from kiemchung.extractors.regions import HEADER_SHARE, SignerArea, field_areas
+from kiemchung.extractors.seal import find_marks
+from kiemchung.models.document import BBox, Word, nfc
 from samples.content import make_spec
 from samples.render import font_file, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf

@@ -21,10 +21,18 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.general import find_cms_attribute_iter
 
-from extractors.signatures import (TrustStore, fingerprint_sha256, load_trust,
-                                   read_signatures)
-from models.signatures import (SignaturePolicy, SignatureRole, SignatureStatus,
-                               SigningTimeSource)
+from kiemchung.extractors.signatures import (
+    TrustStore,
+    fingerprint_sha256,
+    load_trust,
+    read_signatures,
+)
+from kiemchung.models.signatures import (
+    SignaturePolicy,
+    SignatureRole,
+    SignatureStatus,
+    SigningTimeSource,
+)
 from samples.attacks import change_text
 from tests.conftest import SHARED, absent
 

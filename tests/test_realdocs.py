@@ -16,11 +16,11 @@ from functools import cache
 import pymupdf
 import pytest
 
-from extractors.fields import extract_fields
-from extractors.pipeline import inspect_file
-from extractors.reader import read_document
-from extractors.text_layer import decide_text_layer
-from models.fields import DocType
+from kiemchung.extractors.fields import extract_fields
+from kiemchung.extractors.pipeline import inspect_file
+from kiemchung.extractors.reader import read_document
+from kiemchung.extractors.text_layer import decide_text_layer
+from kiemchung.models.fields import DocType
 from tests.conftest import SHARED, absent
 
 REALDOCS = SHARED / "realdocs"

@@ -15,15 +15,15 @@ import textwrap
 
 import pytest
 
-from checks.text import find_phrase
-from extractors.pipeline import inspect_bytes
-from extractors.regions import ABOVE_MARKS, HEADER_SHARE
-from models.fields import DocType
+from kiemchung.checks.text import find_phrase
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.extractors.regions import ABOVE_MARKS, HEADER_SHARE
+from kiemchung.models.fields import DocType
+from kiemchung.verifier.evaluate import EvaluationContext, evaluate_criterion
+from kiemchung.verifier.ruleset import load_ruleset_file
 from samples.content import AGENCIES, make_spec
 from samples.render import render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf
-from verifier.evaluate import EvaluationContext, evaluate_criterion
-from verifier.ruleset import load_ruleset_file
 
 UNIT = "UBND huyện Phú Vang"
 EDGE = 6      # points: a line cut by an area's edge, its box straightened with the page

@@ -18,17 +18,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from api.keys import authenticate, create_key, list_keys
-from api.migrations import alembic_config
-from api.store import NewBatchItem, StoreError, open_store
-from models.db import utcnow
-from models.verdicts import Verdict
+from kiemchung.api.cli.main import app as cli
+from kiemchung.api.store import NewBatchItem, StoreError, open_store
+from kiemchung.api.store.keys import authenticate, create_key, list_keys
+from kiemchung.api.store.migrations import alembic_config
+from kiemchung.api.store.tables import utcnow
+from kiemchung.models.verdicts import Verdict
+from kiemchung.verifier.settings import Settings
 from samples.render import render_pdf
 from tests.test_api import UNIT, Service, assert_problem, service_settings
 from tests.test_store import postgres_schema, postgres_url, settings, store  # noqa: F401
 from tests.test_verify import plan_spec
-from verifier.cli import app as cli
-from verifier.settings import Settings
 
 
 @pytest.fixture(scope="module")

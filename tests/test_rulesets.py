@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier.ruleset import (
+from kiemchung.verifier.ruleset import (
     RULESET_DIR,
     Level,
     RuleSet,
@@ -127,7 +127,7 @@ def _check_params(spec, allowed: dict[str, set[str]], where: str):
 
 
 def test_every_check_in_every_rule_set_is_registered_with_valid_parameters(rulesets):
-    from verifier.evaluate import check_problems
+    from kiemchung.verifier.evaluate import check_problems
 
     for ruleset in rulesets.values():
         assert check_problems(ruleset) == [], ruleset.id

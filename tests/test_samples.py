@@ -13,9 +13,10 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from models.fields import DocType
+from kiemchung.models.fields import DocType
 from samples.content import AGENCIES, LEVELS, format_date_line, format_date_words, make_spec
-from samples.corpus import _doc_types, generate_corpus, main as corpus_main
+from samples.corpus import _doc_types, generate_corpus
+from samples.corpus import main as corpus_main
 from samples.render import render_pdf, render_pdf_with_layout
 from samples.scan import save_png, save_tiff, scan_pages, to_image_pdf
 
@@ -200,7 +201,7 @@ def test_signer_block_prints_authority_title_and_name():
 
 
 def test_tcvn3_variant_has_a_legacy_text_layer():
-    from extractors import tcvn3
+    from kiemchung.extractors import tcvn3
     spec = _spec(9, DocType.KE_HOACH)
     pdf = render_pdf(spec, tcvn3=True)
     assert pdf == render_pdf(spec, tcvn3=True)

@@ -12,9 +12,9 @@ import pymupdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from extractors.seal import find_marks, find_marks_images, find_marks_pdf, find_marks_rgb
-from models.document import BBox
-from models.marks import AuthenticityMarks, HandwritingMark, SealMark
+from kiemchung.extractors.seal import find_marks, find_marks_images, find_marks_pdf, find_marks_rgb
+from kiemchung.models.document import BBox
+from kiemchung.models.marks import AuthenticityMarks, HandwritingMark, SealMark
 from samples.content import make_spec
 from samples.render import font_file, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf

@@ -11,13 +11,13 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from extractors.signatures import (
+from kiemchung.extractors.signatures import (
     TrustStore,
     fingerprint_sha256,
     load_trust,
     read_signatures,
 )
-from models.signatures import SignatureReport, SignatureStatus, SigningTimeSource
+from kiemchung.models.signatures import SignatureReport, SignatureStatus, SigningTimeSource
 from samples.attacks import pyhanko_update
 from samples.pki import DemoPKI
 from samples.sign import add_document_timestamp, sign_pdf, sign_person_and_agency
@@ -369,7 +369,7 @@ def test_sha1_is_accepted_with_a_warning_by_default_and_indeterminate_when_refus
                                                                                   trust):
     # Provincial e-office and gazette tools still sign with SHA-1 in 2025: by default a sound
     # SHA-1 signature keeps its status, and the weakness is a warning of its own.
-    from models.signatures import SignaturePolicy
+    from kiemchung.models.signatures import SignaturePolicy
     from samples.attacks import sign_variant
     signed = sign_variant(simple_pdf(), person, signing_time=SIGNED_AT, md_algorithm="sha1")
     default = only(read_signatures(signed, trust))
@@ -391,7 +391,7 @@ def test_sha1_is_accepted_with_a_warning_by_default_and_indeterminate_when_refus
 
 
 def test_a_refused_sha1_digest_never_hides_a_worse_fault(person, trust):
-    from models.signatures import SignaturePolicy
+    from kiemchung.models.signatures import SignaturePolicy
     from samples.attacks import sign_variant
     signed = sign_variant(simple_pdf(), person, signing_time=SIGNED_AT, md_algorithm="sha1")
     at = signed.index(BODY_HEX) + 1               # "4b" → "4c": still a well-formed file
@@ -402,7 +402,7 @@ def test_a_refused_sha1_digest_never_hides_a_worse_fault(person, trust):
 
 
 def test_non_repudiation_required_by_policy(pki, person, trust):
-    from models.signatures import SignaturePolicy
+    from kiemchung.models.signatures import SignaturePolicy
     from samples.attacks import digital_signature_only
     strict = SignaturePolicy(require_non_repudiation=True)
     lacking = digital_signature_only(pki, "Lê Văn Bình", AGENCY)
@@ -418,7 +418,7 @@ def test_non_repudiation_required_by_policy(pki, person, trust):
 
 
 def test_unchecked_revocation_is_recorded_not_decided(two_signed, trust):
-    from models.signatures import SignaturePolicy
+    from kiemchung.models.signatures import SignaturePolicy
     first = read_signatures(two_signed, trust, SignaturePolicy(
         accept_unchecked_revocation=False))[0]
     assert first.status == SignatureStatus.VALID and not first.revocation_checked
@@ -432,6 +432,7 @@ def test_hybrid_reference_file_validates_leniently(person, trust):
     from io import BytesIO as _BytesIO
 
     from pyhanko.pdf_utils.reader import PdfFileReader
+
     from samples.attacks import evidence, hybrid_xref
     hybrid = hybrid_xref(evidence(seed=4)[0])
     strict = PdfFileReader(_BytesIO(hybrid), strict=True)

@@ -21,13 +21,13 @@ from sqlalchemy import MetaData, Table, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from api.migrations import alembic_config
-from api.routes.flagged import flagged_items
-from api.store import InvalidOverride, NewBatchItem, NotFound, StoreError, open_store
-from models.db import ItemState
-from models.verdicts import Verdict
+from kiemchung.api.http.routes.flagged import flagged_items
+from kiemchung.api.store import InvalidOverride, NewBatchItem, NotFound, StoreError, open_store
+from kiemchung.api.store.migrations import alembic_config
+from kiemchung.api.store.tables import ItemState
+from kiemchung.models.verdicts import Verdict
+from kiemchung.verifier.settings import Settings
 from tests.conftest import absent
-from verifier.settings import Settings
 
 POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test",
                  "postgresql://root@127.0.0.1:5432/test")

@@ -10,18 +10,18 @@ import random
 
 import pytest
 
-from extractors.pipeline import inspect_bytes
-from extractors.signatures import TrustStore
-from models.fields import DocType
-from models.verdicts import CheckStatus, VerdictStatus
+from kiemchung.extractors.pipeline import inspect_bytes
+from kiemchung.extractors.signatures import TrustStore
+from kiemchung.models.fields import DocType
+from kiemchung.models.verdicts import CheckStatus, VerdictStatus
+from kiemchung.verifier.evaluate import EvaluationContext, evaluate_criterion
+from kiemchung.verifier.ruleset import Level, load_ruleset
 from samples.attacks import change_text
 from samples.content import AGENCIES, make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from samples.sign import VN_TZ, sign_as_printed, sign_person_and_agency
 from tests.test_cli import kiemchung
-from verifier.evaluate import EvaluationContext, evaluate_criterion
-from verifier.ruleset import Level, load_ruleset
 
 UNIT = "UBND huyện Phú Vang"
 PHU_VANG = next(a for a in AGENCIES if a.unit_name == UNIT)

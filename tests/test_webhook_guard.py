@@ -16,10 +16,15 @@ import time
 
 import pytest
 
-from api.store import open_store
-from api.webhook import WebhookRefused, check_webhook_url, notify_batch_finished, send_webhook
+from kiemchung.api.jobs.webhooks import (
+    WebhookRefused,
+    check_webhook_url,
+    notify_batch_finished,
+    send_webhook,
+)
+from kiemchung.api.store import open_store
+from kiemchung.verifier.settings import Settings
 from tests.test_api import UNIT, Service, assert_problem, finished_batch, service_settings
-from verifier.settings import Settings
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):

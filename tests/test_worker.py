@@ -20,18 +20,20 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from api.jobs import claim_item, run_local, submit_batch, worker_id
-from api.store import NewBatchItem, open_store
-from api.worker import make_celery, sweep
-from models.db import BatchStatus, ItemState, VerdictRow, utcnow
-from models.fields import DocType
+from kiemchung.api.jobs.batches import submit_batch
+from kiemchung.api.jobs.pool import run_local
+from kiemchung.api.jobs.queue import claim_item, worker_id
+from kiemchung.api.jobs.worker import make_celery, sweep
+from kiemchung.api.store import NewBatchItem, open_store
+from kiemchung.api.store.tables import BatchStatus, ItemState, VerdictRow, utcnow
+from kiemchung.models.fields import DocType
+from kiemchung.verifier.settings import Settings
 from samples.content import _ubnd, make_spec
 from samples.render import render_pdf
 from samples.sign import sign_as_printed
 from tests.conftest import ON_CI
 from tests.test_batch import PHONG_DIEN, PHU_VANG, XA, YEAR, plan, scanned_notice
 from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
-from verifier.settings import Settings
 
 REDIS = ("127.0.0.1", 6379)
 KILL_TEST_DB = 14       # a database of its own: the test empties it of a killed worker's messages
@@ -114,7 +116,7 @@ def submit(store, plans) -> str:
 
 @needs_redis
 def test_a_batch_runs_through_celery_and_redis(settings, store, plans, celery_worker):
-    from api.jobs import dispatch
+    from kiemchung.api.jobs.batches import dispatch
 
     batch_id = submit(store, plans)
     dispatch(settings, batch_id)
@@ -140,7 +142,7 @@ def test_the_sweep_sends_a_lost_item_again(settings, store, plans, celery_worker
     lost = store.claim_next_item("elsewhere:4242", utcnow() - dt.timedelta(seconds=1),
                                  batch_id=batch_id)
     assert lost.id == first.id
-    from api.worker import enqueue_items
+    from kiemchung.api.jobs.worker import enqueue_items
 
     enqueue_items(settings, [i.id for i in store.batch_items(batch_id)[1:]])
     assert sweep(settings) == [first.id]
@@ -151,7 +153,8 @@ def test_the_sweep_sends_a_lost_item_again(settings, store, plans, celery_worker
 
 @needs_redis
 def test_items_the_broker_never_got_are_sent_by_the_sweep(settings, store, plans, celery_worker):
-    from api.jobs import BatchError, dispatch
+    from kiemchung.api.jobs.batches import dispatch
+    from kiemchung.api.jobs.queue import BatchError
 
     batch_id = submit(store, plans)
     away = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
@@ -186,7 +189,7 @@ def test_a_worker_child_killed_mid_item_is_replaced_and_the_item_finished_once(
         settings, store, plans, scan):
     """A real `kiemchung worker` (prefork): its child is SIGKILLed while it OCRs a scan; the
     message comes back (acks_late, reject_on_worker_lost), a new child takes the item over."""
-    from api.jobs import dispatch
+    from kiemchung.api.jobs.batches import dispatch
 
     env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url,
            "KIEMCHUNG_BROKER_QUEUE": settings.broker_queue,
@@ -304,7 +307,7 @@ def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
             with open_store(settings) as store:
                 assert store.engine.dialect.name == "postgresql"
                 batch_id = submit_plans(store, commune_plans)
-                from api.jobs import dispatch
+                from kiemchung.api.jobs.batches import dispatch
 
                 dispatch(settings, batch_id)
                 deadline = time.monotonic() + WAIT

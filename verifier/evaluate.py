@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks.registry import REGISTRY, EvidenceContext, QualifyingSet, Scope, get_check
-from models.inspection import Inspection
-from models.verdicts import CheckResult, CheckStatus, Verdict
-from verifier.ruleset import CheckSpec, Criterion, Level, RuleSet, RuleSetError, Score
+from kiemchung.checks.registry import REGISTRY, EvidenceContext, QualifyingSet, Scope, get_check
+from kiemchung.models.inspection import Inspection
+from kiemchung.models.verdicts import CheckResult, CheckStatus, Verdict
+from kiemchung.verifier.ruleset import CheckSpec, Criterion, Level, RuleSet, RuleSetError, Score
 
 ALWAYS_RUN = CheckSpec(check="file_readable")
 

@@ -12,15 +12,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.text import fold
-from models.errors import KiemchungError
-from verifier.ruleset import Level, RuleSet
+from kiemchung.checks.text import fold
+from kiemchung.models.errors import ExitCode, KiemchungError
+from kiemchung.verifier.ruleset import Level, RuleSet
 
 EVIDENCE_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 class EvidenceLayoutError(KiemchungError):
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from models.errors import KiemchungError
+from kiemchung.models.errors import ExitCode, KiemchungError
 
 RULESET_DIR = Path(__file__).resolve().parent / "rulesets"
 
@@ -42,7 +42,7 @@ class Level(StrEnum):
 
 
 class RuleSetError(KiemchungError):
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class _Strict(BaseModel):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from models.verdicts import Verdict, VerdictStatus
-from verifier.ruleset import Level, RuleSet
+from kiemchung.models.verdicts import Verdict, VerdictStatus
+from kiemchung.verifier.ruleset import Level, RuleSet
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def evaluate_units(ruleset: RuleSet, year: int,
                    ) -> tuple[list[UnitTotal], dict[tuple[str, str], list[Verdict]]]:
     """Every criterion of every unit's level, from {(unit, level): {criterion: (inspections,
     unreadable files)}}; then totals, ranks and bands. `read_whole` as in EvaluationContext."""
-    from verifier.evaluate import EvaluationContext, evaluate_criterion
+    from kiemchung.verifier.evaluate import EvaluationContext, evaluate_criterion
 
     # Every (file, unit, criterion) of the batch, so that a file reused elsewhere is caught.
     seen = frozenset((i.text.sha256, unit, criterion)
