@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ from kiemchung.models.records import (
     inspection_from_record,
     inspection_to_record,
 )
+from kiemchung.models.timing import stage
 from kiemchung.models.verdicts import Verdict, points_value
 from kiemchung.verifier import reports
 from kiemchung.verifier.evaluate import EvaluationContext, UnreadableFile, evaluate_criterion
@@ -120,8 +122,8 @@ def inspect_fresh(data: bytes, name: str, trust: TrustStore, *, ocr_dpi: int) ->
 def inspect_stored(store: Store, documents: Iterable[tuple[str, str]], trust: TrustStore, *,
                    ocr_dpi: int) -> Evidence:
     """The stored documents, given as (sha256, name) pairs, read through the cache."""
-    return _collect((name, lambda sha=sha, name=name: inspect_document(
-        store, sha, trust, name=name, ocr_dpi=ocr_dpi)) for sha, name in documents)
+    return _collect((name, functools.partial(inspect_document, store, sha, trust, name=name,
+                                             ocr_dpi=ocr_dpi)) for sha, name in documents)
 
 
 def inspect_files(paths: Sequence[Path], trust: TrustStore, *, ocr_dpi: int) -> Evidence:
@@ -132,8 +134,8 @@ def inspect_files(paths: Sequence[Path], trust: TrustStore, *, ocr_dpi: int) -> 
     for path in paths:
         if not path.exists():
             raise InputFileError(f"{path}: no such file")
-    return _collect((str(path), lambda path=path: inspect_file(path, trust=trust, ocr_dpi=ocr_dpi))
-                    for path in paths)
+    return _collect((str(path), functools.partial(inspect_file, path, trust=trust,
+                                                  ocr_dpi=ocr_dpi)) for path in paths)
 
 
 def _collect(reads: Iterable[tuple[str, Callable[[], Inspection]]]) -> Evidence:
@@ -178,8 +180,9 @@ def verify(ruleset: RuleSet, criterion: str, level: Level | str, unit: str | Non
     of the batch, so that a file handed in elsewhere is caught."""
     context = EvaluationContext(seen=seen, unreadable=tuple(evidence.unreadable),
                                 read_whole=read_whole)
-    return evaluate_criterion(ruleset, criterion, level, unit, year, evidence.inspections,
-                              context=context)
+    with stage("verdict"):
+        return evaluate_criterion(ruleset, criterion, level, unit, year, evidence.inspections,
+                                  context=context)
 
 
 def score(ruleset: RuleSet, year: int, evidence: dict[tuple[str, str], dict[str, Evidence]], *,

@@ -8,7 +8,7 @@ the generator's source, so a changed generator makes a new corpus):
   finish), peak RSS of the largest worker process, field accuracy;
 - a 300-page signed document alone on one worker: time and peak RSS;
 - time per stage: each document's batch item processed in one process (`process_item`, as a
-  worker does), the stage functions it calls timed;
+  worker does), the stages timing themselves (`kiemchung.models.timing`);
 - the cache-hit path: `inspect_document` for bytes the store has already inspected;
 - the same scans through `ocrmypdf -l vie` (its defaults, -j 1 and -j 2, and tuned: two files
   at once with one Tesseract thread each), PyMuPDF's text of its output and our field
@@ -18,7 +18,7 @@ the generator's source, so a changed generator makes a new corpus):
 Every measurement runs in a fresh process. Results go to `.bench/results.json`; the previous
 results are kept as `.bench/previous.json` and the headline numbers are compared with them.
 
-    python -m samples.bench [--dir .bench]
+    python -m bench.run [--dir .bench]     (or `make bench`)
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import samples
 from samples.evaluate import expected, matches, observed
 
 SEED = 2024
@@ -62,6 +63,7 @@ CACHE_LOOKUPS = 3          # cache hits timed per signed document (once for the 
 STAGE_SAMPLE = {"signed": 12, "long": 2, "scan": 3}
 PYHANKO_SAMPLE = 20        # signed files given to pyHanko's CLI: one interpreter start each
 CORPUS_FORMAT = 1          # bump when the corpus below changes shape
+SAMPLES_DIR = Path(samples.__file__).resolve().parent     # the generator, in samples/
 CORPUS_SOURCES = ("content.py", "render.py", "scan.py", "sign.py", "pki.py", "corpus.py",
                   "spec.py")
 
@@ -86,7 +88,7 @@ def corpus_key() -> str:
     digest = hashlib.sha256(json.dumps([CORPUS_FORMAT, SEED, SIGNED_COUNT, SCAN_COUNT,
                                         LONG_PAGES, HUGE_PAGES]).encode())
     for name in CORPUS_SOURCES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+        digest.update((SAMPLES_DIR / name).read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -187,7 +189,9 @@ def batch_run(corpus: Path, entries: list[dict], workers: int, data_dir: Path,
     """One batch (an item per document) through `run_local` on a fresh store; then every
     document again through the cache."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    from kiemchung.api.jobs.batches import inspect_document, run_local, settings_trust, submit_batch
+    from kiemchung.api.jobs.batches import submit_batch
+    from kiemchung.api.jobs.pool import run_local
+    from kiemchung.api.service import inspect_document, load_trust_roots
     from kiemchung.api.store import NewBatchItem, open_store
     from kiemchung.models.errors import KiemchungError
 
@@ -209,7 +213,7 @@ def batch_run(corpus: Path, entries: list[dict], workers: int, data_dir: Path,
 
     documents, cache_ms = [], []
     with open_store(settings) as store:
-        trust = settings_trust(settings)
+        trust = load_trust_roots(settings)
         for row, entry in zip(store.batch_items(batch_id), entries, strict=True):
             sha = row.documents[0]
             seconds = ((row.finished_at - row.started_at).total_seconds()
@@ -233,87 +237,57 @@ def batch_run(corpus: Path, entries: list[dict], workers: int, data_dir: Path,
             "documents": documents, "cache_hit_ms": cache_ms}
 
 
-class StageClock:
-    """Exclusive seconds per stage: wraps the functions the batch path calls, so a stage
-    running inside another (OCR inside reading the text, a whole reading asked for by the
-    checks) counts once, for itself."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-        self.wrapped: list[str] = []
-        self._inner: list[float] = []      # per open call: seconds spent in timed calls inside
-
-    def wrap(self, module, attribute: str, stage: str) -> None:
-        original = getattr(module, attribute, None)
-        if original is None:               # renamed: its time shows under "other"
-            return
-
-        def timed(*args, **kwargs):
-            self._inner.append(0.0)
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                self.seconds[stage] += elapsed - self._inner.pop()
-                if self._inner:
-                    self._inner[-1] += elapsed
-
-        setattr(module, attribute, timed)
-        self.wrapped.append(f"{module.__name__}.{attribute}")
-
-    def reset(self) -> None:
-        self.seconds = dict.fromkeys(STAGES, 0.0)
-
-
 def stage_pass(corpus: Path, entries: list[dict], data_dir: Path) -> dict:
     """Seconds per stage for each document: its batch item processed in this one process
-    (`process_item`, as a worker does, on a fresh store), with the stage functions timed.
-    "other" is the rest: the store, records, the glue. The first document is processed once
-    before, on another store, so that loading models and libraries is not counted."""
+    (`process_item`, as a worker does, on a fresh store), the stages timing themselves
+    (`kiemchung.models.timing`: exclusive seconds, a stage inside another counted once).
+    "other" is the rest: the store, records, the glue, and any stage not in STAGES. The
+    first document is processed once before, on another store, so that loading models and
+    libraries is not counted."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    import kiemchung.api.jobs.batches as jobs
-    import kiemchung.extractors.pipeline as pipeline
-    import kiemchung.extractors.reader as reader
+    from kiemchung.api import service
+    from kiemchung.api.jobs.batches import submit_batch
+    from kiemchung.api.jobs.queue import process_item
     from kiemchung.api.store import NewBatchItem, open_store
     from kiemchung.models.errors import KiemchungError
+    from kiemchung.models.timing import record_stages
     from kiemchung.verifier.ruleset import load_ruleset
 
-    clock = StageClock()
-    for module, attribute, stage in (
-            (pipeline, "read_document_bytes", "text"), (reader, "ocr_page", "ocr"),
-            (pipeline, "read_signatures", "signatures"), (pipeline, "extract_fields", "fields"),
-            (pipeline, "find_marks", "marks"), (jobs, "evaluate_criterion", "verdict")):
-        clock.wrap(module, attribute, stage)
     ruleset = load_ruleset(RULESET)
+    recorded: set[str] = set()
 
     def process(batch: list[dict], store_dir: Path) -> list[dict]:
         settings = _settings(corpus, store_dir)
-        trust = jobs.settings_trust(settings)
+        trust = service.load_trust_roots(settings)
         rows = []
         with open_store(settings) as store:
             items = [NewBatchItem(e["unit"], e["level"], CRITERION, (store.put_document(
                 (corpus / e["file"]).read_bytes(), e["file"], unit=e["unit"]).sha256,))
                 for e in batch]
-            batch_id = jobs.submit_batch(store, created_by=None, ruleset_id=RULESET,
-                                         year=YEAR, items=items)
+            batch_id = submit_batch(store, created_by=None, ruleset_id=RULESET, year=YEAR,
+                                    items=items)
             for item, entry in zip(store.batch_items(batch_id), batch, strict=True):
-                clock.reset()
-                start = time.perf_counter()
-                try:
-                    jobs.process_item(store, item, ruleset, trust, ocr_dpi=settings.ocr_dpi)
-                except KiemchungError as error:
-                    rows.append({"file": entry["file"], "group": entry["group"],
-                                 "error": error.message})
-                    continue
-                total = time.perf_counter() - start
-                rows.append({"file": entry["file"], "group": entry["group"], **clock.seconds,
-                             "other": max(0.0, total - sum(clock.seconds.values())),
+                with record_stages() as seconds:
+                    start = time.perf_counter()
+                    try:
+                        process_item(store, item, ruleset, trust, ocr_dpi=settings.ocr_dpi)
+                    except KiemchungError as error:
+                        rows.append({"file": entry["file"], "group": entry["group"],
+                                     "error": error.message})
+                        continue
+                    total = time.perf_counter() - start
+                recorded.update(seconds)
+                stages = {name: seconds.get(name, 0.0) for name in STAGES}
+                rows.append({"file": entry["file"], "group": entry["group"], **stages,
+                             "other": max(0.0, total - sum(stages.values())),
                              "total": total})
         return rows
 
     process(entries[:1], data_dir / "warm-up")
-    return {"instrumented": clock.wrapped, "documents": process(entries, data_dir / "stages")}
+    documents = process(entries, data_dir / "stages")
+    # The stage names seen, in STAGES' order: one missing from STAGES is time under "other".
+    return {"recorded": [n for n in STAGES if n in recorded] + sorted(recorded - set(STAGES)),
+            "documents": documents}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,7 +481,7 @@ def summarise_stages(measured: dict) -> dict:
             groups[group] = {"documents": len(mine), "mean_s": means,
                              "total_mean_s": statistics.mean(r["total"] for r in mine),
                              "failed": failed}
-    return {"instrumented": measured["instrumented"], "groups": groups}
+    return {"recorded": measured["recorded"], "groups": groups}
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -536,8 +510,8 @@ def run(root: Path) -> dict:
 
     results["batch"] = {group: {} for group in GROUPS}
     results["ocrmypdf"] = []
-    with tempfile.TemporaryDirectory(dir=root, prefix="work-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(dir=root, prefix="work-") as work_dir:
+        work = Path(work_dir)
         for group in GROUPS:
             for workers in ((1,) if group == "huge" else (1, 2)):
                 with phase(results, f"batch path: {GROUPS[group]}, {workers} worker(s)"):
@@ -724,7 +698,9 @@ def _fields(fields: dict) -> str:
 
 
 def _met(met: bool | None) -> str:
-    return {True: "[green]met[/green]", False: "[red]not met[/red]"}.get(met, "not measured")
+    if met is None:
+        return "not measured"
+    return "[green]met[/green]" if met else "[red]not met[/red]"
 
 
 def print_results(results: dict, previous: dict | None) -> None:
@@ -743,13 +719,13 @@ def print_results(results: dict, previous: dict | None) -> None:
                           _num(s["peak_worker_rss_mb"], ".0f", " MB"), _fields(s["fields"]),
                           str(len(s["failed"])))
     console.print(table)
-    for group, runs in batch.items():
+    for runs in batch.values():
         for s in runs.values():
             for failure in s["failed"][:3]:
                 console.print(f"[red]failed[/red] {failure}")
 
     table = Table(title="time per stage — each document's batch item processed in one process "
-                        "(process_item), stage functions timed (mean seconds per document, "
+                        "(process_item), each stage timing itself (mean seconds per document, "
                         "first load not counted)", title_justify="left")
     table.add_column("documents")
     table.add_column("n", justify="right")

@@ -31,11 +31,10 @@ def count_at_least(ctx: QualifyingSet, n: int) -> CheckResult:
 @check("last_before", kind="set")
 def last_before(ctx: QualifyingSet, date: str) -> CheckResult:
     """The latest qualifying file is issued on or before `date` ("MM-DD")."""
-    dated = [f for f in ctx.files if f.fields.issue_date is not None]
+    dated = [(f, d.value) for f in ctx.files if (d := f.fields.issue_date) is not None]
     if not dated:
         return failed("no qualifying file with an issue date", Where(page=None))
-    last = max(dated, key=lambda f: f.fields.issue_date.value)
-    issued = last.fields.issue_date.value
+    last, issued = max(dated, key=lambda pair: pair[1])
     deadline = month_day(date, ctx.scope.year)
     if issued <= deadline:
         return passed(f"the last one is issued {show(issued)}, by {show(deadline)}",

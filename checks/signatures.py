@@ -116,9 +116,9 @@ def digitally_signed(ctx: EvidenceContext, person_only: PersonOnly = "review",
     if strong_digest:
         weak = [s for s in signatures if s.weak_digest]
         if weak:
-            return failed(f"signature of {_who(weak[0])} uses a "
-                          f"{weak[0].digest_algorithm.upper()} digest; the rule set asks for "
-                          "a strong digest (strong_digest)")
+            digest = (weak[0].digest_algorithm or "").upper()   # known, as it is weak
+            return failed(f"signature of {_who(weak[0])} uses a {digest} digest; the rule set "
+                          "asks for a strong digest (strong_digest)")
     notes = []
     unchecked = [s for s in signatures if not s.revocation_checked]
     if unchecked:
@@ -216,8 +216,8 @@ def issuer_match(report: SignatureReport, issuer: str, superior: str | None) -> 
     cn = report.signer_name
     orgs = [o.strip() for o in (report.signer_org or "").split(",") if o.strip()]
     # The certificate's parent body (its O) must not be another one than the one printed.
-    parent_differs = bool(superior and orgs) and \
-        compare_agencies(orgs[0], superior).match == Match.DIFFERENT
+    parent_differs = bool(superior and orgs
+                          and compare_agencies(orgs[0], superior).match == Match.DIFFERENT)
     if not parent_differs:
         if _same(cn, issuer):
             return "names the issuer"
@@ -262,7 +262,7 @@ def signing_time_consistent(ctx: EvidenceContext) -> CheckResult:
     """Signed on or after the printed issue date and within 30 days of it, by the signer or
     else the agency: a copy or a publication is made later, and says nothing of the issue."""
     signatures = person_signatures(ctx.inspection) or agency_signatures(ctx.inspection)
-    timed = [s for s in signatures if s.signing_time is not None]
+    timed = [t for s in signatures if (t := s.signing_time) is not None]
     if not timed:
         if copy_signatures(ctx.inspection):
             return not_applicable("only copy or publication signatures: their time is not "
@@ -272,8 +272,7 @@ def signing_time_consistent(ctx: EvidenceContext) -> CheckResult:
     if issue is None:
         return not_applicable("no issue date to compare with the signing time")
     where = Where.of(issue.provenance)
-    report = timed[0]
-    signed = report.signing_time.astimezone(VN_TZ).date()
+    signed = timed[0].astimezone(VN_TZ).date()
     gap = (signed - issue.value).days
     when = f"signed {signed:%d/%m/%Y}, issue date {issue.value:%d/%m/%Y}"
     if gap < 0:

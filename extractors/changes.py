@@ -76,6 +76,7 @@ class _DiffOncePerPair(StandardDiffPolicy):
 
     def __init__(self) -> None:
         base = DEFAULT_DIFF_POLICY
+        assert base.form_rule is not None   # pyHanko's default policy reviews form updates
         self.form_rule_recorder = _FormRuleRecorder(base.form_rule)
         super().__init__(base.global_rules, self.form_rule_recorder,
                          reject_object_freeing=base.reject_object_freeing,
@@ -263,9 +264,9 @@ def _describe(index: int, level: ModificationLevel, signatures: list[str], field
 
 def _field_values(doc: pymupdf.Document) -> dict[str, str]:
     values = {}
-    for page in doc:
+    for page in doc.pages():
         for widget in page.widgets() or ():
-            if widget.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE:
+            if widget.field_type == pymupdf.mupdf.PDF_WIDGET_TYPE_SIGNATURE:
                 continue
             values[nfc(widget.field_name or "")] = nfc(str(widget.field_value or ""))
     return values
@@ -311,12 +312,12 @@ def _word_changes(old: pymupdf.Document, new: pymupdf.Document
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op == "equal":
                 continue
-            removed, added = before[i1:i2], after[j1:j2]
+            removed, inserted = before[i1:i2], after[j1:j2]
             changes += [ChangedWord(index + 1, t, b, "removed") for t, b in removed]
-            changes += [ChangedWord(index + 1, t, b, "added") for t, b in added]
+            changes += [ChangedWord(index + 1, t, b, "added") for t, b in inserted]
             if not summary:
                 old_text = " ".join(t for t, _ in removed)[:80]
-                new_text = " ".join(t for t, _ in added)[:80]
+                new_text = " ".join(t for t, _ in inserted)[:80]
                 change = f"added '{new_text}'" if not old_text else \
                     f"removed '{old_text}'" if not new_text else f"'{old_text}' → '{new_text}'"
                 summary = f"page {index + 1} text changed after signing: {change}"
@@ -329,10 +330,10 @@ def _added_signature_boxes(old: pymupdf.Document, new: pymupdf.Document, index: 
     if index >= new.page_count:
         return []
     signed_before = {w.field_name for w in old[index].widgets() or ()
-                     if w.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE and w.is_signed} \
+                     if w.field_type == pymupdf.mupdf.PDF_WIDGET_TYPE_SIGNATURE and w.is_signed} \
         if index < old.page_count else set()
     return [w.rect for w in new[index].widgets() or ()
-            if w.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE
+            if w.field_type == pymupdf.mupdf.PDF_WIDGET_TYPE_SIGNATURE
             and w.field_name not in signed_before]
 
 
@@ -351,7 +352,7 @@ def _render(page: pymupdf.Page) -> np.ndarray:
 
 def _signature_boxes(page: pymupdf.Page) -> list[pymupdf.Rect]:
     return [w.rect for w in page.widgets() or ()
-            if w.field_type == pymupdf.PDF_WIDGET_TYPE_SIGNATURE]
+            if w.field_type == pymupdf.mupdf.PDF_WIDGET_TYPE_SIGNATURE]
 
 
 def _changed_pages(old: pymupdf.Document, new: pymupdf.Document) -> tuple[int, ...]:

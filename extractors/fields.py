@@ -76,8 +76,8 @@ NUMBER_SHAPE_RE = re.compile(
     r"(?:\([A-ZĐa-zđ0-9]+\))?)*$")
 PERSON_NAME_RE = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\s+){1,5}[A-ZĐÀ-Ỹ][a-zđà-ỹ]*$")
 # Text of incoming-registry stamps and of signing tools' visible signatures: never a field.
-STAMP_RE = re.compile(r"(?-i:\bĐẾN\b)|\bĐến\s*:?\s*Số|^\W*Ngày\s*:|^\W*Giờ\s*:|Ký\s*bởi|Thời\s*gian\s*ký|"
-                      r"Email\s*:|\S@\S+\.\w|Cơ\s*quan\s*:|^\W*Chuyển\s*:|\+07:00|"
+STAMP_RE = re.compile(r"(?-i:\bĐẾN\b)|\bĐến\s*:?\s*Số|^\W*Ngày\s*:|^\W*Giờ\s*:|Ký\s*bởi|"
+                      r"Thời\s*gian\s*ký|Email\s*:|\S@\S+\.\w|Cơ\s*quan\s*:|^\W*Chuyển\s*:|\+07:00|"
                       r"\d{1,2}\.\d{1,2}\.\d{4}\s+\d{1,2}:\d{2}|"
                       r"^\W*Số\s*:?\s*\d+\s*$", re.IGNORECASE)
 DECORATION = set("-_–—.=~|*•·'\"` ")
@@ -526,7 +526,9 @@ def _type_and_subject(page: Page, type_found, left: list[Line], number_line: Lin
         return doc_type_field, type_name, located.field(_joined(subject_lines))
     if vv:
         located = _Located(page, tuple(vv))
-        label = _VV_RE.match(located.text).group(0)
+        match = _VV_RE.match(located.text)
+        assert match is not None   # its first line is one _is_vv took
+        label = match.group(0)
         prefix = "V/v" if "/" in label else "Về việc"
         subject = _joined(vv)[len(_trimmed(label)):].strip()
         return located.field(DocType.CONG_VAN), None, located.field(f"{prefix} {subject}")
@@ -647,6 +649,7 @@ def _signer(document: DocumentText):
     rank, name = _person_name(name_line.text)
     if doubtful_name:
         name, score = _trimmed(name_line.text), min(score, 40.0)
+    assert name is not None   # the line was chosen as a name, or else is doubtful
     if page.source == TextSource.OCR:
         name, changed = snap_name(name)
         if changed:
@@ -733,7 +736,8 @@ def _recipients(page: Page) -> Field[tuple[str, ...]] | None:
             # The list's items open with a dash at the left; OCR may join a speck of the
             # signature or a word of the signer block on the right to one: those are cut.
             items = [_left_half(ln, page) for ln in lines[index + 1:]
-                     if ln.bbox.x0 <= page.width * 0.3 and ln.text.lstrip().startswith(("-", "+", "–"))]
+                     if ln.bbox.x0 <= page.width * 0.3
+                     and ln.text.lstrip().startswith(("-", "+", "–"))]
             if not items:
                 return None
             values = tuple(_trimmed(ln.text.lstrip(" -+–")) for ln in items)

@@ -116,15 +116,15 @@ def _read_frame(frame: Image.Image, number: int) -> Page:
     gray = _grayscale(ImageOps.exif_transpose(frame) or frame)
     width_pt, height_pt = gray.width * 72.0 / dpi, gray.height * 72.0 / dpi
     if dpi > OCR_MAX_DPI:
-        factor = OCR_MAX_DPI / dpi
-        size = (max(1, round(gray.width * factor)), max(1, round(gray.height * factor)))
+        scale = OCR_MAX_DPI / dpi
+        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
         gray = gray.resize(size, Image.Resampling.LANCZOS)
     try:
         lines = ocr_image(gray, px_per_pt=gray.width / width_pt)
         error = None
     except OcrUnavailableError:
         raise
-    except Exception as exc:   # one frame failing leaves the others usable
+    except Exception as exc:  # noqa: BLE001 - one frame failing leaves the others usable
         lines, error = (), f"OCR failed: {exc}"
     return Page(number=number, width=width_pt, height=height_pt, source=TextSource.OCR,
                 lines=lines, text_layer_verdict="image", error=error)

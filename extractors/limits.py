@@ -53,7 +53,7 @@ def content_bytes(page: pymupdf.Page, limit: int = MAX_PAGE_CONTENT) -> int:
             return sizes[xref]
         try:
             data = doc.xref_stream(xref) or b""
-        except Exception as exc:   # MuPDF raises one of several types
+        except Exception as exc:  # noqa: BLE001 - MuPDF raises one of several types
             return limit + 1 if "bomb" in str(exc) else 0
         total = len(data)
         named = forms.get(invoker, {})

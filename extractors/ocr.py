@@ -23,6 +23,7 @@ from kiemchung.extractors.limits import OCR_PIXELS, render_dpi
 from kiemchung.extractors.regions import SignerArea
 from kiemchung.models.document import BBox, Line, Page, TextSource, Word, nfc
 from kiemchung.models.errors import OcrUnavailableError
+from kiemchung.models.timing import stage
 
 LANG = "vie"
 CONFIG = "--psm 3 --oem 1"        # page layout analysis: the header's two columns
@@ -84,12 +85,13 @@ def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None 
     area = rect if clip is None else pymupdf.Rect(clip.x0, clip.y0, clip.x1, clip.y1) & rect
     lines: tuple[Line, ...] = ()
     if not area.is_empty:
-        # A poster-size page at full resolution would take minutes and gigabytes.
-        dpi = render_dpi(page, area, dpi, OCR_PIXELS)
-        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
-        image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
-        lines = ocr_image(image, px_per_pt=pix.width / area.width, origin=(area.x0, area.y0),
-                          block=isinstance(clip, SignerArea))
+        with stage("ocr"):              # rendering for OCR is OCR's time
+            # A poster-size page at full resolution would take minutes and gigabytes.
+            dpi = render_dpi(page, area, dpi, OCR_PIXELS)
+            pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
+            image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+            lines = ocr_image(image, px_per_pt=pix.width / area.width,
+                              origin=(area.x0, area.y0), block=isinstance(clip, SignerArea))
     return Page(number=number, width=rect.width, height=rect.height, source=TextSource.OCR,
                 lines=lines, text_layer_verdict=verdict)
 
@@ -138,13 +140,14 @@ def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, floa
     points: pixel / px_per_pt + origin. `block`: read it as one block of text (psm 6), not
     through Tesseract's page layout analysis."""
     check_tesseract()
-    image = binarise(ink_gray(image), px_per_pt * 72.0)
-    angle = estimate_skew(image) if deskew else 0.0
-    straight = image
-    if angle:
-        straight = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True,
-                                fillcolor=255)
-    data = _tesseract(straight, BLOCK_CONFIG if block else CONFIG)
+    with stage("ocr"):
+        image = binarise(ink_gray(image), px_per_pt * 72.0)
+        angle = estimate_skew(image) if deskew else 0.0
+        straight = image
+        if angle:
+            straight = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True,
+                                    fillcolor=255)
+        data = _tesseract(straight, BLOCK_CONFIG if block else CONFIG)
     to_page = _PixelToPage(image.size, straight.size, angle, px_per_pt, origin)
     width = image.width / px_per_pt
     middle = (origin[0] + _MIDDLE[0] * width, origin[0] + _MIDDLE[1] * width)

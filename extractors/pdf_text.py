@@ -137,7 +137,7 @@ def _segments(word: str) -> tuple[int, ...] | None:
     """End positions of a segmentation of `word` into syllables, None when there is none.
     Of several, the one whose later syllables open with a consonant ("Y TẾ", not "YT Ế")."""
     def all_of(start: int) -> list[tuple[int, ...]]:
-        found = []
+        found: list[tuple[int, ...]] = []
         for end in range(start + 1, min(len(word), start + 7) + 1):
             if is_vietnamese_syllable(word[start:end]):
                 found += [(end,)] if end == len(word) else [(end, *rest) for rest in all_of(end)]

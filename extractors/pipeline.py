@@ -26,6 +26,7 @@ from kiemchung.extractors.signatures import TrustStore, read_signatures
 from kiemchung.models.errors import InputFileError, KiemchungError
 from kiemchung.models.inspection import Inspection
 from kiemchung.models.marks import AuthenticityMarks
+from kiemchung.models.timing import stage
 
 
 def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
@@ -36,18 +37,25 @@ def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
         if detect_kind(data) == "pdf":
             with open_pdf(data, name) as pdf:         # parsed once for the marks and the text
                 marks = _pdf_marks(pdf)
-                text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
-                                           fields_only=None if whole_text else marks)
-                fields = extract_fields(text)
+                with stage("text"):
+                    text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
+                                               fields_only=None if whole_text else marks)
+                with stage("fields"):
+                    fields = extract_fields(text)
                 if text.partial and fields.signer is None:
                     # The marks did not lead to the signer block (a specimen signature, a seal
                     # on another page): read the pages whole, as a person would look further.
-                    text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf)
-                    fields = extract_fields(text)
+                    with stage("text"):
+                        text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf)
+                    with stage("fields"):
+                        fields = extract_fields(text)
         else:
-            text = read_document_bytes(data, name, ocr_dpi=ocr_dpi)
-            marks = find_marks(_image_frames(data))
-            fields = extract_fields(text)
+            with stage("text"):
+                text = read_document_bytes(data, name, ocr_dpi=ocr_dpi)
+            with stage("marks"):
+                marks = find_marks(_image_frames(data))
+            with stage("fields"):
+                fields = extract_fields(text)
         signatures = _signatures(data, name, trust) if text.kind == "pdf" else ()
     return Inspection(file=name, text=text, fields=fields, signatures=signatures, marks=marks)
 
@@ -61,7 +69,8 @@ def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 
 def _pdf_marks(pdf: pymupdf.Document) -> AuthenticityMarks:
     # A broken file may have no marks to find; reading its text says what is wrong with it.
     try:
-        return find_marks(pdf)
+        with stage("marks"):
+            return find_marks(pdf)
     except Exception:   # noqa: BLE001 — MuPDF raises one of several types
         return AuthenticityMarks()
 
@@ -70,7 +79,8 @@ def _signatures(data: bytes, name: str, trust: TrustStore | None):
     # read_signatures turns every broken signature into a report; a failure outside any one
     # signature on a hostile file (e.g. Python's recursion limit in the parser) ends here.
     try:
-        return read_signatures(data, trust or TrustStore())
+        with stage("signatures"):
+            return read_signatures(data, trust or TrustStore())
     except KiemchungError:
         raise
     except Exception as exc:   # noqa: BLE001 — whatever pyHanko's parser raises

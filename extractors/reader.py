@@ -233,7 +233,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
                         error=f"more than {megabytes(MAX_PAGE_CONTENT)} of drawing "
                               "instructions once decompressed (a decompression bomb): not read")
         decision = decide_text_layer(page, number)
-    except Exception as exc:   # a broken page object or content stream
+    except Exception as exc:  # noqa: BLE001 - a broken page object or content stream
         return Page(number=number, width=0.0, height=0.0, source=TextSource.TEXT, lines=(),
                     error=f"the page cannot be read ({mupdf_reason(exc)})")
     if decision.page is not None:
@@ -251,7 +251,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
                     text_layer_verdict=decision.verdict, partial=True)
     except OcrUnavailableError:
         raise
-    except Exception as exc:   # rendering or Tesseract failed on this page only
+    except Exception as exc:  # noqa: BLE001 - rendering or Tesseract failed on this page only
         error = str(exc) if isinstance(exc, TooLargeToRender) \
             else f"OCR failed ({mupdf_reason(exc)})"
         return Page(number=number, width=page.rect.width, height=page.rect.height,

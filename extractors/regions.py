@@ -36,7 +36,8 @@ def field_areas(number: int, width: float, height: float,
     areas = []
     if number == 1:
         areas.append(BBox(0.0, 0.0, width, height * HEADER_SHARE))
-    on_page = [m.bbox for m in (*marks.seals_on(number), *marks.handwriting_on(number))]
+    on_page = ([m.bbox for m in marks.seals_on(number)]
+               + [m.bbox for m in marks.handwriting_on(number)])
     if on_page:
         top = max(0.0, min(b.y0 for b in on_page) - ABOVE_MARKS)
         areas.append(SignerArea(0.0, top, width, height))

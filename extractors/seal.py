@@ -114,11 +114,11 @@ def find_marks_pdf(doc: pymupdf.Document, dpi: float = ANALYSIS_DPI) -> Authenti
             continue
         finally:
             pymupdf.TOOLS.store_shrink(100)   # MuPDF's cache of decoded images: pages come once
-        rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
-        rgb = rgb[:, : pix.width * 3].reshape(pix.height, pix.width, 3)
+        rows = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
+        rgb = rows[:, : pix.width * 3].reshape(pix.height, pix.width, 3)
         # The pixmap is rendered at the page's size: scale by the real ratio, not the nominal dpi.
-        page_dpi = pix.width * 72.0 / page.rect.width if page.rect.width else dpi
-        s, h = find_marks_rgb(rgb, page=index + 1, dpi=page_dpi)
+        pixel_dpi = pix.width * 72.0 / page.rect.width if page.rect.width else dpi
+        s, h = find_marks_rgb(rgb, page=index + 1, dpi=pixel_dpi)
         seals += s
         handwriting += h
     return AuthenticityMarks(tuple(seals), tuple(handwriting))
@@ -199,7 +199,7 @@ def _analysis_pixels(image: Image.Image, dpi: float) -> tuple[np.ndarray, float]
         width = round(image.width * ANALYSIS_DPI / dpi)
         height = round(image.height * ANALYSIS_DPI / dpi)
         dpi = dpi * width / image.width
-        image = image.resize((width, height), Image.BOX)
+        image = image.resize((width, height), Image.Resampling.BOX)
     return np.asarray(image, dtype=np.uint8), dpi
 
 

@@ -56,6 +56,11 @@ from pyhanko.sign.validation import (
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import (
+    DocumentTimestampStatus,
+    PdfSignatureStatus,
+    TimestampSignatureStatus,
+)
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
@@ -493,6 +498,10 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
     algorithm_policy = SHA1_TOLERANT
     time_note = None
     token_issuer = None
+    status: DocumentTimestampStatus | PdfSignatureStatus
+    token: TimestampSignatureStatus | None = None   # the signature's own timestamp token
+    signing_time: dt.datetime | None
+    time_source: SigningTimeSource | None
     if is_timestamp:
         status = await async_validate_pdf_timestamp(sig, validation_context=context,
                                                     diff_policy=history.diff_policy)
@@ -580,7 +589,7 @@ async def _validate(sig: EmbeddedPdfSignature, trust: TrustStore, dss: _Revocati
         policy=policy, claimed_signing_time=claimed_attribute,
         timestamp_time=_aware(token_time) if token_time else None,
         signing_time_note=time_note,
-        timestamp_untrusted=not is_timestamp and status.timestamp_validity is not None
+        timestamp_untrusted=not is_timestamp and token is not None
         and time_source != SigningTimeSource.TIMESTAMP,
         timestamp_issuer=token_issuer,
         fields_added_after_certification=fields_added_after_certification)
@@ -621,6 +630,8 @@ def _reason(report: SignatureReport, status, moment: dt.datetime, *, self_signed
                 else "the signer's certificate"
             return f"{whose} was revoked on {when}"
         case "expired":
+            # Both are read from the certificate, as for every signature reported on.
+            assert report.not_before is not None and report.not_after is not None
             return (f"the certificate was not valid at {moment.isoformat()} "
                     f"(valid {report.not_before.date()} to {report.not_after.date()})")
         case "untrusted":
@@ -725,9 +736,9 @@ def _widgets(pdf_bytes: bytes) -> dict[str, _Widget]:
     found: dict[str, _Widget] = {}
     with doc:
         try:
-            for page in doc:
+            for page in doc.pages():
                 for widget in page.widgets() or ():
-                    if widget.field_type != pymupdf.PDF_WIDGET_TYPE_SIGNATURE or \
+                    if widget.field_type != pymupdf.mupdf.PDF_WIDGET_TYPE_SIGNATURE or \
                             widget.rect.is_empty:
                         continue
                     r = widget.rect
@@ -753,8 +764,7 @@ def signature_role(report: SignatureReport, widget: _Widget | None
         return SignatureRole.OTHER, "a document timestamp"
     if not report.signer_name:
         return SignatureRole.OTHER, "no readable certificate"
-    shown = (widget.text if widget else "").lower()
-    if COPY_MARK.match(shown):
+    if widget is not None and COPY_MARK.match(widget.text.lower()):
         return SignatureRole.COPY, f"its appearance reads '{widget.text[:20]}'"
     if report.is_publisher_certificate:
         return SignatureRole.COPY, "a publisher's certificate (gazette or portal)"
@@ -779,7 +789,8 @@ def _placed(report: SignatureReport, widgets: dict[str, _Widget]) -> SignatureRe
 def _note_broken_predecessors(reports: list[SignatureReport]) -> list[SignatureReport]:
     """A later signature signs whatever the file held, an altered earlier revision too: it
     stays valid for what it covers, and its reason says what it covers."""
-    out, broken = [], []
+    out: list[SignatureReport] = []
+    broken: list[str] = []
     for report in reports:
         if broken and report.status.value == "valid":
             report = replace(report, reason=report.reason + "; it covers earlier signature(s) "

@@ -214,10 +214,10 @@ def _vni_pairs() -> dict[str, str]:
         for mark, tone in _VNI_TONE.items():
             pairs[base + mark] = nfc(base + _TONES[tone])
     for base in "aeo":
-        for mark, tone in _VNI_HAT.items():
-            pairs[base + mark] = nfc(base + "\u0302" + (_TONES[tone] if tone else ""))
-    for mark, tone in _VNI_BREVE.items():
-        pairs["a" + mark] = nfc("a\u0306" + (_TONES[tone] if tone else ""))
+        for mark, hat_tone in _VNI_HAT.items():
+            pairs[base + mark] = nfc(base + "\u0302" + (_TONES[hat_tone] if hat_tone else ""))
+    for mark, breve_tone in _VNI_BREVE.items():
+        pairs["a" + mark] = nfc("a\u0306" + (_TONES[breve_tone] if breve_tone else ""))
     for base, unicode_base in (("ô", "ơ"), ("ö", "ư")):
         for mark, tone in _VNI_TONE.items():
             pairs[base + mark] = nfc(unicode_base + _TONES[tone])
@@ -234,7 +234,8 @@ _VNI_PATTERN = re.compile("|".join(sorted(map(re.escape, _VNI_PAIRS), key=len, r
 
 def decode_vni(text: str) -> str:
     """VNI text (bytes shown as Latin-1 characters) → Unicode, NFC. Best effort."""
-    return nfc(_VNI_PATTERN.sub(lambda m: _VNI_PAIRS.get(m.group(), _VNI_SINGLES.get(m.group())),
+    # The pattern matches only keys of the two tables; the pairs' values are never empty.
+    return nfc(_VNI_PATTERN.sub(lambda m: _VNI_PAIRS.get(m.group()) or _VNI_SINGLES[m.group()],
                                 text))
 
 

@@ -108,7 +108,7 @@ def _decoder(hint, typevars: tuple) -> typing.Callable[[Any], Any]:
     cls = origin or hint
     if cls is Word:
         return lambda data: Word(data[0], BBox(data[1], data[2], data[3], data[4]), data[5])
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):   # a class, never an instance
         # A generic dataclass (Field[DocType]): its TypeVars stand for the given arguments.
         bound = tuple(zip(getattr(cls, "__parameters__", ()), args))
         hints = _hints(cls)

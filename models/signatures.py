@@ -208,7 +208,9 @@ class SignatureReport:
         """Facts a reader should know that do not change the status, one short line each."""
         found = []
         if self.weak_digest and not self.digest_rejected:
-            found.append(f"{self.digest_algorithm.upper().replace('SHA', 'SHA-')} digest "
+            # weak_digest: the algorithm is known
+            digest = (self.digest_algorithm or "").upper()
+            found.append(f"{digest.replace('SHA', 'SHA-')} digest "
                          "(collision-prone)")
         if self.timestamp_untrusted:
             found.append("timestamp token not trusted"

@@ -92,7 +92,7 @@ def mupdf_update(pdf: bytes, change) -> bytes:
         path.write_bytes(pdf)
         doc = pymupdf.open(path)
         change(doc)
-        doc.save(path, incremental=True, encryption=pymupdf.PDF_ENCRYPT_KEEP)
+        doc.save(path, incremental=True, encryption=pymupdf.mupdf.PDF_ENCRYPT_KEEP)
         doc.close()
         return path.read_bytes()
 
@@ -105,8 +105,8 @@ def change_text(signed: bytes, old: str, new: str, page: int = 0) -> bytes:
         target = doc[page]
         (rect,) = target.search_for(old)[:1]
         target.add_redact_annot(rect)
-        target.apply_redactions(images=pymupdf.PDF_REDACT_IMAGE_NONE,
-                                graphics=pymupdf.PDF_REDACT_LINE_ART_NONE)
+        target.apply_redactions(images=pymupdf.mupdf.PDF_REDACT_IMAGE_NONE,
+                                graphics=pymupdf.mupdf.PDF_REDACT_LINE_ART_NONE)
         target.insert_text((rect.x0, rect.y1 - rect.height * 0.22), new,
                            fontsize=rect.height * 0.86, fontname="vnserif",
                            fontfile=font_file("R"))
@@ -129,7 +129,7 @@ def add_free_text(signed: bytes, text: str = "Số: 99/KH-UBND") -> bytes:
 
 def _regenerate_free_text(doc: pymupdf.Document) -> None:
     # pyHanko writes no appearance stream; MuPDF draws one, as a viewer saving would.
-    for annot in doc[0].annots(types=[pymupdf.PDF_ANNOT_FREE_TEXT]):
+    for annot in doc[0].annots(types=[pymupdf.mupdf.PDF_ANNOT_FREE_TEXT]):
         annot.update()
 
 
@@ -258,6 +258,7 @@ def shadow_overlay(signed: bytes) -> bytes:
     def edit(writer: IncrementalPdfFileWriter) -> None:
         ref = _overlay_ref(writer)
         old = ref.get_object()
+        assert isinstance(old, generic.DictionaryObject)   # the overlay's form XObject
         content = (b"q 1 g 60 560 480 60 re f Q BT /F1 16 Tf 72 590 Td "
                    b"(Ke hoach nay da bi thu hoi) Tj ET")
         font = generic.DictionaryObject({
@@ -325,7 +326,7 @@ def with_form_field(pdf: bytes, value: str = "150.000.000") -> bytes:
     """A filled text field on page 1, as fillable templates have."""
     doc = pymupdf.open(stream=pdf, filetype="pdf")
     widget = pymupdf.Widget()
-    widget.field_type = pymupdf.PDF_WIDGET_TYPE_TEXT
+    widget.field_type = pymupdf.mupdf.PDF_WIDGET_TYPE_TEXT
     widget.field_name = FORM_FIELD
     widget.field_value = value
     widget.rect = pymupdf.Rect(380, 790, 540, 808)
@@ -372,6 +373,7 @@ def sign_over_altered(pdf: bytes, pki: DemoPKI, at: dt.datetime) -> bytes:
     plain = pymupdf.open(stream=pdf, filetype="pdf").tobytes(expand=255)
     once = sign_pdf(plain, person, signing_time=at)
     run = re.search(rb"<([0-9a-fA-F]{8,})>", once)
+    assert run is not None   # the page's text is shown as hex glyph codes
     digits = bytearray(run.group(1))
     digits[3] = ord("1") if digits[3] != ord("1") else ord("2")
     altered = once[:run.start(1)] + bytes(digits) + once[run.end(1):]

@@ -209,6 +209,7 @@ def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
 
     def scanned(dpi: int) -> list:
         if dpi not in scans:
+            assert layout is not None   # scans are of the classic rendering, made above
             scans[dpi] = scan_pages(pdf, layout, dpi=dpi, seed=seed)
         return scans[dpi]
 
@@ -217,6 +218,7 @@ def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
         patterns: dict = {}
         shown = spec
         if variant in REAL_VARIANTS:
+            assert real_spec is not None   # given whenever a real-pattern variant is asked for
             shown = real_spec
             path, file_layout, patterns = _real_variant(out_dir, stem, real_spec, seed, variant)
         elif variant == "digital":
@@ -233,6 +235,7 @@ def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,
             save = {"jpg": save_jpg, "png": save_png, "tiff": save_tiff}[variant]
             path = save(scanned(300), out_dir / f"{stem}-scan.{variant}")[0]
         if variant not in REAL_VARIANTS:
+            assert layout is not None   # a classic variant: rendered above
             file_layout = layout
         truth = truth_of(shown, variant, file_layout, patterns) | {"file": path.name,
                                                                   "seed": seed}
@@ -280,9 +283,12 @@ def generate_corpus(out_dir: Path, *, count: int, seed: int,
             results = list(pool.map(_job, jobs))
     else:
         results = [_job(job) for job in jobs]
-    items = [CorpusItem(path=path, spec=real if variant in REAL_VARIANTS else spec,
-                        variant=variant, layout=layout)
-             for (spec, real), written in zip(specs, results) for path, variant, layout in written]
+    items = []
+    for (spec, real), written in zip(specs, results):
+        for path, variant, layout in written:
+            shown = real if variant in REAL_VARIANTS else spec
+            assert shown is not None   # the spec the file was written from
+            items.append(CorpusItem(path=path, spec=shown, variant=variant, layout=layout))
     manifest = [json.loads(item.path.with_name(item.path.name + ".truth.json")
                            .read_text(encoding="utf-8")) for item in items]
     (out_dir / "manifest.json").write_text(

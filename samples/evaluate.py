@@ -16,6 +16,7 @@ import tempfile
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz
 from rich.console import Console
@@ -97,7 +98,7 @@ def evaluate(count: int, seed: int, workers: int, out: Path | None,
             if not is_exact:
                 mistakes.append({"file": item.path.name, "variant": item.variant, "field": name,
                                  "expected": want[name], "got": got[name]})
-    report = {"count": len(items), "seed": seed, "variants": {}}
+    report: dict[str, Any] = {"count": len(items), "seed": seed, "variants": {}}
     for variant, total in totals.items():
         report["variants"][variant] = {
             "documents": total,

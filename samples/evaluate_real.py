@@ -97,8 +97,8 @@ def evaluate(realdocs: Path, workers: int, only: str | None = None) -> dict:
         files.append({"file": label["file"], "kind": kind, "pages": label["pages"],
                       "seconds": round(result["seconds"], 2), "error": result.get("error"),
                       "page_sources": result.get("page_sources"),
-                      "signatures": [{k: s.get(k) for k in ("signer_name", "role", "status", "warnings",
-                                                      "reason")}
+                      "signatures": [{k: s.get(k) for k in ("signer_name", "role", "status",
+                                                            "warnings", "reason")}
                                      for s in result.get("signatures", [])]})
         for name in FIELDS:
             if name in label.get("unsure", ()):
@@ -147,7 +147,8 @@ def print_report(report: dict, console: Console | None = None) -> None:
         for kind in kinds:
             cell = report["kinds"][kind]["fields"].get(name)
             cells.append("—" if not cell else
-                         f"{cell['right'] / cell['counted']:.0%} ({cell['right']}/{cell['counted']})")
+                         f"{cell['right'] / cell['counted']:.0%} "
+                         f"({cell['right']}/{cell['counted']})")
         table.add_row(name, *cells)
     table.add_row("all", *(f"{report['kinds'][k]['all']:.1%}" for k in kinds))
     console.print(table)

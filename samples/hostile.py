@@ -99,10 +99,13 @@ def zeros_deflated(size: int, *, times: int = 1) -> bytes:
     # 285 (length 258) → 1; distance code 0 (distance 1) → 1. Canonical codes: 285 → 0,
     # literal 0 → 10, end of block → 11; distance 1 → 0.
     bits.code(0b11, 2)                             # literal 0: length 2
-    bits.code(0b0, 1); bits.put(138 - 11, 7)       # 1..138: 0
-    bits.code(0b0, 1); bits.put(117 - 11, 7)       # 139..255: 0
+    bits.code(0b0, 1)                              # 1..138: 0
+    bits.put(138 - 11, 7)
+    bits.code(0b0, 1)                              # 139..255: 0
+    bits.put(117 - 11, 7)
     bits.code(0b11, 2)                             # 256: length 2
-    bits.code(0b0, 1); bits.put(28 - 11, 7)        # 257..284: 0
+    bits.code(0b0, 1)                              # 257..284: 0
+    bits.put(28 - 11, 7)
     bits.code(0b10, 2)                             # 285: length 1
     bits.code(0b10, 2)                             # distance code 0: length 1
     bits.code(0b10, 2)                             # the data: one literal 0 …
@@ -168,8 +171,8 @@ def encrypted(*, user_password: str = "mật-khẩu", owner_password: str = "ch�
     """AES-256 encrypted; with an empty user password it opens without asking (owner password
     only: printing or copying may be restricted, reading is not)."""
     doc = pymupdf.open(stream=text_pdf(), filetype="pdf")
-    return doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=user_password,
-                       owner_pw=owner_password, permissions=pymupdf.PDF_PERM_PRINT,
+    return doc.tobytes(encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, user_pw=user_password,
+                       owner_pw=owner_password, permissions=pymupdf.mupdf.PDF_PERM_PRINT,
                        no_new_id=True)
 
 
@@ -274,7 +277,9 @@ def field_tree_loop() -> bytes:
 def xref_prev_loop() -> bytes:
     """An incremental update whose /Prev points at its own cross-reference section."""
     pdf = pymupdf.open(stream=text_pdf(), filetype="pdf").tobytes(no_new_id=True)
-    size = int(re.search(rb"/Size (\d+)", pdf[pdf.rindex(b"trailer"):]).group(1))
+    found = re.search(rb"/Size (\d+)", pdf[pdf.rindex(b"trailer"):])
+    assert found is not None   # MuPDF writes /Size in every trailer
+    size = int(found.group(1))
     start = len(pdf)
     return pdf + (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size %d /Prev %d /Root 1 0 R >>\n"
                   b"startxref\n%d\n%%%%EOF\n" % (size, start, start))

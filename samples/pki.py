@@ -74,7 +74,9 @@ class Identity:
 
     @property
     def common_name(self) -> str:
-        return self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        value = self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        assert isinstance(value, str)   # bytes are for X500UniqueIdentifier values only
+        return value
 
     @property
     def serial(self) -> int:

@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 
@@ -471,7 +472,7 @@ def _closing_blocks(flow: _Flow, spec: DocumentSpec) -> tuple[int, BBox, BBox, B
     name = spec.signer_name
     if spec.rank and not rank_line:
         name = f"{spec.rank} {name}"      # "Thiếu tướng Trương Minh Đương"
-    under = [spec.rank] if rank_line else []
+    under = [spec.rank] if rank_line and spec.rank else []   # a rank line has a rank
     under += [name] + ([spec.title_under_name] if spec.title_under_name else [])
     for line in under:
         y += h
@@ -596,7 +597,7 @@ def _draw_text(shape: pymupdf.Shape, run: Run, tcvn3: bool, caps_font: bool = Fa
             + 0.8), tcvn3, caps_font)
         return
     # Black text is written without a colour operator, as before the colour existed.
-    colour = {"color": run.colour} if run.colour != (0, 0, 0) else {}
+    colour: dict[str, Any] = {"color": run.colour} if run.colour != (0, 0, 0) else {}
     if tcvn3 and caps_font:
         _draw_tcvn3_caps(shape, run, colour)
     elif tcvn3:
@@ -642,7 +643,7 @@ def _caps_face(style: str) -> bytes:
 def _rename_fonts(doc: pymupdf.Document, names: dict[str, str]) -> None:
     """Give embedded fonts the names a legacy file shows (".VnTimeH"), after subsetting."""
     done: set[int] = set()
-    for page in doc:
+    for page in doc.pages():
         for xref, _ext, _type, _base, resource, _enc in page.get_fonts():
             if resource not in names or xref in done:
                 continue
@@ -662,7 +663,8 @@ def _rename_fonts(doc: pymupdf.Document, names: dict[str, str]) -> None:
 def _draw_incoming_stamp(page: pymupdf.Page, stamp: IncomingStamp, layout: Layout,
                          tcvn3: bool) -> None:
     """The registry's rectangle with "ĐẾN", its number and date, over the header or title."""
-    colour = tuple(c / 255 for c in stamp.colour)
+    red, green, blue = stamp.colour
+    colour = (red / 255, green / 255, blue / 255)
     lines = stamp.lines()
     if stamp.where == "title" and layout.title_bbox is not None:
         x0, y0 = 40.0, layout.title_bbox.y0 + 4

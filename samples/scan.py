@@ -121,7 +121,7 @@ def _seal_image(rng: random.Random, agency_text: str, place_text: str, radius: i
         glyph = Image.new("RGBA", (int(radius * 0.35), int(radius * 0.35)), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((glyph.size[0] / 2, glyph.size[1] / 2), ch, font=font,
                                    fill=colour, anchor="mm")
-        glyph = glyph.rotate(-math.degrees(mid) - 90, resample=Image.BICUBIC)
+        glyph = glyph.rotate(-math.degrees(mid) - 90, resample=Image.Resampling.BICUBIC)
         gx = c + text_r * math.cos(mid) - glyph.size[0] / 2
         gy = c + text_r * math.sin(mid) - glyph.size[1] / 2
         seal.alpha_composite(glyph, (int(round(gx)), int(round(gy))))
@@ -138,11 +138,12 @@ def _seal_image(rng: random.Random, agency_text: str, place_text: str, radius: i
     # Uneven ink: thin the alpha with smooth noise and rotate the whole seal a little.
     alpha = np.asarray(seal.getchannel("A"), dtype=np.float32)
     nrng = np.random.default_rng(rng.randrange(2**32))
-    blotch = Image.fromarray((nrng.random((size // 8 + 1, size // 8 + 1)) * 255).astype(np.uint8))
-    blotch = np.asarray(blotch.resize((size, size), Image.BICUBIC), dtype=np.float32) / 255.0
+    noise = Image.fromarray((nrng.random((size // 8 + 1, size // 8 + 1)) * 255).astype(np.uint8))
+    blotch = np.asarray(noise.resize((size, size), Image.Resampling.BICUBIC),
+                        dtype=np.float32) / 255.0
     alpha *= 0.55 + 0.35 * blotch
     seal.putalpha(Image.fromarray(alpha.clip(0, 255).astype(np.uint8)))
-    return seal.rotate(rng.uniform(-25, 25), resample=Image.BICUBIC)
+    return seal.rotate(rng.uniform(-25, 25), resample=Image.Resampling.BICUBIC)
 
 
 def _add_seal(img: Image.Image, rng: random.Random, stroke_box, scale: float,
@@ -177,7 +178,7 @@ def _degrade(img: Image.Image, rng: random.Random) -> Image.Image:
     if rng.random() < 0.6:
         img = img.filter(ImageFilter.BoxBlur(rng.uniform(0.3, 0.6)))
     fill = tuple(int(255 * t) for t in tone)
-    img = img.rotate(rng.uniform(-1.5, 1.5), resample=Image.BILINEAR, fillcolor=fill)
+    img = img.rotate(rng.uniform(-1.5, 1.5), resample=Image.Resampling.BILINEAR, fillcolor=fill)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=rng.randint(60, 85))
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
@@ -287,7 +288,7 @@ def draw_incoming_stamp(img: Image.Image, stamp, layout: Layout, scale: float,
         x = int((55 if big else 8) * scale)
         draw.text((x, y), line, font=font, fill=colour)
         y += line_h
-    box = box.rotate(rng.uniform(-4, 4), resample=Image.BICUBIC, expand=True)
+    box = box.rotate(rng.uniform(-4, 4), resample=Image.Resampling.BICUBIC, expand=True)
     if stamp.where == "title" and layout.title_bbox is not None:
         x0, y0 = 38 * scale, (layout.title_bbox.y0 + 6) * scale
     else:
@@ -322,7 +323,7 @@ def _multiply(img: Image.Image, overlay: Image.Image, left: int, top: int) -> No
 
 def _show_through(img: Image.Image, back: Image.Image, rng: random.Random) -> Image.Image:
     """The back page seen through thin paper: mirrored, blurred and faint."""
-    back = back.transpose(Image.FLIP_LEFT_RIGHT).resize(img.size).filter(
+    back = back.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize(img.size).filter(
         ImageFilter.GaussianBlur(rng.uniform(0.8, 1.6)))
     strength = rng.uniform(0.10, 0.22)
     a = np.asarray(img, dtype=np.float32)
@@ -340,7 +341,7 @@ def _degrade_gazette(img: Image.Image, rng: random.Random) -> tuple[Image.Image,
     img = Image.fromarray(arr.clip(0, 255).astype(np.uint8)).filter(
         ImageFilter.BoxBlur(rng.uniform(0.3, 0.7)))
     fill = (int(255 * grey),) * 3
-    img = img.rotate(rng.uniform(-2.0, 2.0), resample=Image.BILINEAR, fillcolor=fill)
+    img = img.rotate(rng.uniform(-2.0, 2.0), resample=Image.Resampling.BILINEAR, fillcolor=fill)
     return img, rng.randint(40, 60)
 
 
@@ -349,7 +350,7 @@ def _photo(img: Image.Image, rng: random.Random, size: tuple[int, int]) -> Image
     w, h = img.size
     d = [rng.uniform(0.01, 0.06) * s for s in (w, h, w, h, w, h, w, h)]
     quad = (d[0], d[1], d[2] * 0.5, h - d[3], w - d[4], h - d[5] * 0.5, w - d[6] * 0.5, d[7])
-    img = img.transform((w, h), Image.QUAD, quad, resample=Image.BILINEAR,
+    img = img.transform((w, h), Image.Transform.QUAD, quad, resample=Image.Resampling.BILINEAR,
                         fillcolor=(120, 115, 105))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -357,7 +358,7 @@ def _photo(img: Image.Image, rng: random.Random, size: tuple[int, int]) -> Image
     warm = np.array([1.0, 0.97, 0.9], dtype=np.float32)
     arr = np.asarray(img, dtype=np.float32) * light[..., None] * warm
     img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
-    return img.resize(size, Image.BILINEAR)
+    return img.resize(size, Image.Resampling.BILINEAR)
 
 
 def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, seed: int,
@@ -454,7 +455,7 @@ def add_ocr_layer(image_pdf: bytes, runs: list[list], *, mode: str, seed: int) -
     the print stands (`runs`: render.page_runs), with the wrong text of `wrong_ocr_text`."""
     rng = random.Random(seed)
     doc = pymupdf.open(stream=image_pdf, filetype="pdf")
-    for page, page_runs in zip(doc, runs):
+    for page, page_runs in zip(doc.pages(), runs):
         sx, sy = page.rect.width / 595.0, page.rect.height / 842.0
         for run in page_runs:
             text = wrong_ocr_text(run.text, mode, rng)

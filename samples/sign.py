@@ -23,6 +23,7 @@ import tempfile
 import zlib
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 from asn1crypto import crl as asn1_crl
@@ -82,7 +83,7 @@ def make_timestamper(tsa: Identity, at: dt.datetime) -> DummyTimeStamper:
 def signature_text(identity: Identity, signing_time: dt.datetime) -> str:
     """The text the Government CA's tools stamp: `Ký bởi: … Cơ quan: … Thời gian ký: …`."""
     subject = identity.cert.subject
-    orgs = [a.value for a in subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)]
+    orgs = [str(a.value) for a in subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)]
     local = signing_time.astimezone(VN_TZ)
     lines = [f"Ký bởi: {identity.common_name}"]
     if orgs:
@@ -97,7 +98,7 @@ def appearance_pdf(text: str, width: float, height: float) -> bytes:
     doc = pymupdf.open()
     page = doc.new_page(width=width, height=height)
     font = next((p for p in FONT_CANDIDATES if p.exists()), None)
-    font_args = {"fontname": "vnsans", "fontfile": str(font)} if font else {}
+    font_args: dict[str, Any] = {"fontname": "vnsans", "fontfile": str(font)} if font else {}
     rect = pymupdf.Rect(2, 2, width - 2, height - 2)
     # The largest size at which the text fits; MuPDF writes nothing when it does not fit.
     for size in (9, 8, 7, 6, 5, 4):
@@ -129,6 +130,7 @@ async def _sign(pdf_bytes: bytes, identity: Identity, *, field_name: str,
         document_digest=digest.document_digest,
         pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=claimed_time))
     await signed.post_signature_processing(output)
+    assert isinstance(output, BytesIO)   # the stream given above: pyHanko writes into it
     return output.getvalue()
 
 
@@ -334,7 +336,7 @@ def mark_appearance_pdf(kind: str, width: float, height: float, *, seed: int,
         shape.finish(color=(0.8, 0.1, 0.15), width=1.6)
         shape.commit()
         font = next((p for p in FONT_CANDIDATES if p.exists()), None)
-        args = {"fontname": "vnsans", "fontfile": str(font)} if font else {}
+        args: dict[str, Any] = {"fontname": "vnsans", "fontfile": str(font)} if font else {}
         box = pymupdf.Rect(c.x - r * 0.62, c.y - r * 0.3, c.x + r * 0.62, c.y + r * 0.4)
         for size in (6, 5, 4, 3):
             if page.insert_textbox(box, text, fontsize=size, color=(0.8, 0.1, 0.15),

@@ -18,7 +18,8 @@ class Agency:
     head_title: str           # title of the head, e.g. "CHỦ TỊCH", "GIÁM ĐỐC"
     deputy_title: str         # e.g. "PHÓ CHỦ TỊCH", "PHÓ GIÁM ĐỐC"
     collective: str           # what TM. stands for, e.g. "ỦY BAN NHÂN DÂN"
-    unit_name: str            # plain name for rule sets and certificates, e.g. "UBND huyện Phú Vang"
+    unit_name: str            # plain name for rule sets and certificates,
+                              # e.g. "UBND huyện Phú Vang"
     name_lines: tuple[str, ...] = ()  # where the printed name breaks, when it is not balanced
     superior_lines: tuple[str, ...] = ()  # the same for the superior line
     kind: str = "state"       # "state", "police", "council" or "front" (socio-political body)

@@ -1,26 +1,24 @@
-"""Shared fixtures: evidence files made by the project's own sample generator."""
+"""Shared fixtures: evidence files made by the project's own sample generator, and the
+databases of the store's tests (SQLite, and this machine's PostgreSQL in a fresh schema).
+Plain helpers and constants are in tests/helpers.py.
+
+PostgreSQL: KIEMCHUNG_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/test or the
+same as user root (trust authentication). Its tests are skipped only when nothing listens there.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
-from typing import NoReturn
+import socket
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
+from kiemchung.api.store import open_store
+from kiemchung.verifier.settings import Settings
 from samples.corpus import generate_corpus
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-# On CI (`CI` set, as .ci/run does) a missing server or ../shared is a fault to see, never a skip.
-ON_CI = bool(os.environ.get("CI"))
-
-
-def absent(reason: str) -> NoReturn:
-    """Skip a test whose server or shared files are truly absent here; fail it on CI."""
-    if ON_CI:
-        pytest.fail(f"{reason} (CI must run this test)")
-    pytest.skip(reason)
+from tests.helpers import POSTGRES_URLS, absent, postgres_schema
 
 
 @pytest.fixture(scope="session")
@@ -37,5 +35,41 @@ def scan_corpus(tmp_path_factory):
                            variants=("scan300", "png"))
 
 
-def truth(path: Path) -> dict:
-    return json.loads(path.with_name(path.name + ".truth.json").read_text(encoding="utf-8"))
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL URL that connects; skip only when no server listens at the address."""
+    candidates = ([os.environ["KIEMCHUNG_TEST_POSTGRES_URL"]]
+                  if os.environ.get("KIEMCHUNG_TEST_POSTGRES_URL") else list(POSTGRES_URLS))
+    address = make_url(candidates[0])
+    host, port = address.host or "127.0.0.1", address.port or 5432
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        absent(f"PostgreSQL is not reachable at {host}:{port} ({error}); set "
+               "KIEMCHUNG_TEST_POSTGRES_URL to test against another server")
+    refusals = []
+    for url in candidates:
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
+        try:
+            psycopg.connect(conninfo, connect_timeout=5).close()
+            return url
+        except psycopg.OperationalError as error:
+            refusals.append(f"{make_url(url).username}: {str(error).strip()}")
+    pytest.fail(f"PostgreSQL listens at {host}:{port} but refuses us: {'; '.join(refusals)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path):
+    """Settings of a store on SQLite (a temporary data dir), then on PostgreSQL (a fresh
+    schema, dropped afterwards). Modules with settings of their own override it."""
+    if request.param == "sqlite":
+        yield Settings(_env_file=None, data_dir=tmp_path, database_url=None)
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield Settings(_env_file=None, data_dir=tmp_path, database_url=url)
+
+
+@pytest.fixture
+def store(settings):
+    with open_store(settings) as opened:
+        yield opened

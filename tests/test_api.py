@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -33,22 +32,26 @@ from kiemchung.extractors.pipeline import inspect_bytes
 from kiemchung.extractors.signatures import load_trust
 from kiemchung.verifier.evaluate import evaluate_criterion
 from kiemchung.verifier.ruleset import load_ruleset
-from kiemchung.verifier.settings import Settings
 from samples.attacks import change_text
 from samples.pki import DemoPKI
 from samples.render import render_pdf
-from tests.test_cli import CONTRACT_KEYS
-from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
-from tests.test_verify import plan_spec, signed
+from tests.helpers import (
+    CONTRACT_KEYS,
+    LIMIT,
+    OTHER_UNIT,
+    UNIT,
+    Service,
+    assert_problem,
+    finished_batch,
+    plan_spec,
+    postgres_schema,
+    service_settings,
+    signed,
+)
 
 with warnings.catch_warnings():     # Starlette's note about httpx versions, not ours to fix
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
-
-UNIT = "UBND huyện Phú Vang"
-OTHER_UNIT = "UBND huyện Phong Điền"
-LIMIT = 2 * 1024 * 1024
-PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 
 
 # -- evidence and services ---------------------------------------------------------------------
@@ -63,46 +66,13 @@ def evidence(pki) -> dict[str, bytes]:
     spec = plan_spec(dt.date(2024, 1, 15))
     plan = signed(spec, pki)
     document = pymupdf.open(stream=plan, filetype="pdf")
-    encrypted = document.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o",
+    encrypted = document.tobytes(encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, owner_pw="o",
                                  user_pw="u")
     return {"plan": plan,
             "unsigned": render_pdf(plan_spec(dt.date(2024, 1, 22), seed=2)),
             "altered": change_text(plan, spec.number, "99/KH-UBND"),
             "encrypted": encrypted,
             "truncated": plan[: len(plan) // 3]}
-
-
-class Service:
-    """A running app, its store and one key per role (two unit keys: ours and another)."""
-
-    def __init__(self, settings: Settings):
-        self.app = create_app(settings)
-        self.store = self.app.state.store
-        self.client = TestClient(self.app)
-        self.tokens = {role.value: create_key(self.store, role.value, role,
-                                              UNIT if role == Role.UNIT else None)[0]
-                       for role in Role}
-        self.tokens["other_unit"] = create_key(self.store, "other", Role.UNIT, OTHER_UNIT)[0]
-
-    def auth(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
-
-    def upload(self, role: str, data: bytes, name: str = "ke-hoach.pdf", **form):
-        return self.client.post("/v1/documents", headers=self.auth(role),
-                                files={"file": (name, data, "application/pdf")}, data=form)
-
-    def verify(self, role: str, documents: list[str], *, unit: str | None = UNIT,
-               criterion: str = "2.1", **extra):
-        body = {"ruleset": "hue-2024", "criterion": criterion, "level": "huyen", "year": 2024,
-                "unit": unit, "documents": documents, **extra}
-        return self.client.post("/v1/verdicts", headers=self.auth(role), json=body)
-
-
-def service_settings(data_dir: Path, pki: DemoPKI, database_url: str | None = None,
-                     **overrides) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, database_url=database_url,
-                    trust_roots=[pki.write_trust_dir(data_dir / "roots")],
-                    max_upload_bytes=LIMIT, **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +89,6 @@ def plan_sha(service, evidence) -> str:
     response = service.upload("unit", evidence["plan"])
     assert response.status_code == 200, response.text
     return response.json()["sha256"]
-
-
-def assert_problem(response, status: int, *, mentions: str = "") -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert PROBLEM_KEYS <= body.keys() and body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    assert mentions.lower() in body["detail"].lower(), body["detail"]
-    return body
 
 
 # -- documents -----------------------------------------------------------------------------------
@@ -333,6 +293,7 @@ def scoped_resources(service, evidence) -> dict[str, str]:
     sha = service.upload("unit", evidence["unsigned"], name="unsigned.pdf").json()["sha256"]
     verdict_id = service.verify("unit", [sha]).json()["id"]
     unit_key = authenticate(service.store, service.tokens["unit"])
+    assert unit_key is not None
     batch = service.store.create_batch(unit_key.id, "hue-2024", 2024,
                                        items=[NewBatchItem(UNIT, "huyen", "2.1", (sha,))])
     return {"document": f"/v1/documents/{sha}", "verdict": f"/v1/verdicts/{verdict_id}",
@@ -382,7 +343,7 @@ def test_role_boundaries_and_unit_scoping(service, evidence):
     check_scoping(service, evidence)
 
 
-def test_role_boundaries_and_unit_scoping_on_postgresql(postgres_url, tmp_path, pki,  # noqa: F811
+def test_role_boundaries_and_unit_scoping_on_postgresql(postgres_url, tmp_path, pki,
                                                         evidence):
     with postgres_schema(postgres_url) as url:
         running = Service(service_settings(tmp_path, pki, database_url=url))
@@ -585,20 +546,6 @@ def test_serve_is_a_command():
 
 
 # -- batches ---------------------------------------------------------------------------------------
-
-def finished_batch(service, batch_id: str, role: str = "portal") -> dict:
-    """Poll the status until the batch is done (the local pool runs it in the background)."""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = service.client.get(f"/v1/batches/{batch_id}", headers=service.auth(role))
-        assert status.status_code == 200, status.text
-        body = status.json()
-        assert sum(body["counts"].values()) == body["total"]
-        if body["status"] == "done":
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"batch {batch_id} did not finish: {body}")
-
 
 def test_a_manifest_batch_runs_and_reports(service, evidence, plan_sha):
     unsigned = service.upload("unit", evidence["unsigned"], name="unsigned.pdf").json()["sha256"]

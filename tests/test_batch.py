@@ -11,7 +11,6 @@ import hmac
 import io
 import json
 import os
-import random
 import signal
 import threading
 import zipfile
@@ -30,35 +29,27 @@ from kiemchung.api.jobs.webhooks import (
     check_webhook_url,
     send_webhook,
 )
+from kiemchung.api.service import batch_report, batch_report_rows, inspect_document
 from kiemchung.api.store import NewBatchItem, open_store
 from kiemchung.api.store.tables import BatchStatus, InspectionRow, ItemState, VerdictRow
 from kiemchung.extractors.pipeline import inspect_bytes
 from kiemchung.extractors.signatures import TrustStore
-from kiemchung.models.fields import DocType
 from kiemchung.models.records import inspection_from_record, inspection_to_record
-from kiemchung.api.service import batch_report, batch_report_rows, inspect_document
 from kiemchung.verifier.reports import csv_bytes, xlsx_bytes
 from kiemchung.verifier.ruleset import load_ruleset
 from kiemchung.verifier.settings import Settings
 from samples.attacks import change_text
-from samples.content import AGENCIES, make_spec
 from samples.pki import DemoPKI
-from samples.render import render_pdf, render_pdf_with_layout
-from samples.scan import scan_pages, to_image_pdf
-from samples.sign import sign_as_printed
-from tests.test_cli import kiemchung
-
-PHU_VANG = next(a for a in AGENCIES if a.unit_name == "UBND huyện Phú Vang")
-PHONG_DIEN = next(a for a in AGENCIES if a.unit_name == "UBND huyện Phong Điền")
-XA = "UBND xã Phú Thượng"
-YEAR = 2024
-
-
-def plan(agency, issued: dt.date, pki) -> bytes:
-    district = agency.unit_name.removeprefix("UBND huyện ")
-    spec = make_spec(random.Random(1), DocType.KE_HOACH, agency=agency, issue_date=issued,
-                     subject=f"Chuyển đổi số huyện {district} năm {issued.year}")
-    return sign_as_printed(render_pdf(spec), spec, pki)
+from tests.helpers import (
+    PHONG_DIEN,
+    PHU_VANG,
+    XA,
+    YEAR,
+    hold_document,
+    kiemchung,
+    plan,
+    scanned_notice,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +74,6 @@ def plans(pki):
             "march": plan(PHONG_DIEN, dt.date(2024, 3, 20), pki)}
 
 
-def scanned_notice() -> bytes:
-    """A notice printed, signed, stamped and scanned at 300 dpi: image only, read by OCR."""
-    spec = make_spec(random.Random(5), DocType.THONG_BAO, issue_date=dt.date(2024, 5, 6))
-    pdf, layout = render_pdf_with_layout(spec)
-    return to_image_pdf(scan_pages(pdf, layout, dpi=300, seed=5), 300)
-
-
 @pytest.fixture(scope="module")
 def scan() -> bytes:
     return scanned_notice()
@@ -100,7 +84,7 @@ def settings(tmp_path, pki):
     trust_dir = tmp_path / "trust"
     pki.write_trust_dir(trust_dir)
     return Settings(data_dir=tmp_path / "data", trust_roots=[trust_dir], broker_url=None,
-                    webhook_secret="s3cret", webhook_hosts=["127.0.0.1"],
+                    webhook_secret="s3cret", webhook_hosts=["127.0.0.1"], webhook_retry_pause=0,
                     item_soft_time_limit=120, item_time_limit=180)
 
 
@@ -214,7 +198,8 @@ def test_a_batch_of_good_files_gives_the_expected_verdicts(tmp_path, settings, s
             verdicts[(PHONG_DIEN.unit_name, "2.1")]["points"]) == ("partial", 5)
     assert verdicts[(PHU_VANG.unit_name, "1.1")]["summary"] == "no evidence file"
 
-    rows = list(csv.DictReader(io.StringIO(csv_bytes(*batch_report(store, batch_id)).decode("utf-8-sig"))))
+    report = csv_bytes(*batch_report(store, batch_id)).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(report)))
     plan_rows = {r["unit"]: r for r in rows if r["criterion"] == "2.1"}
     assert plan_rows[PHU_VANG.unit_name]["files"] == "kế hoạch.pdf"
     assert plan_rows[PHU_VANG.unit_name]["rank"] == "1"
@@ -262,8 +247,24 @@ def test_a_batch_with_an_internal_webhook_is_refused(store):
 
 
 def test_a_webhook_that_cannot_be_delivered_is_only_logged(caplog):
-    assert send_webhook("http://127.0.0.1:9/nowhere", {"event": "x"}, "k", attempts=2) is False
+    pauses = []
+    assert send_webhook("http://127.0.0.1:9/nowhere", {"event": "x"}, "k", attempts=2,
+                        sleep=pauses.append) is False
     assert "not delivered" in caplog.text
+    assert pauses == []                         # refused, not failed: never tried again
+
+
+def test_a_failed_try_is_tried_again_after_a_pause_doubled_each_time(receiver, caplog):
+    url, received = receiver                    # answers 500 once, then 200
+    pauses = []
+    assert send_webhook(url, {"event": "x"}, "k", allowed_hosts=["127.0.0.1"],
+                        sleep=pauses.append) is True
+    assert len(received) == 2 and pauses == [1.0]
+    # Nothing listens on port 9: every try fails, with the pause doubled before the next.
+    pauses.clear()
+    assert send_webhook("http://127.0.0.1:9/hook", {"event": "x"}, "k", attempts=4,
+                        allowed_hosts=["127.0.0.1"], pause=0.25, sleep=pauses.append) is False
+    assert pauses == [0.25, 0.5, 1.0] and "not delivered after 4 tries" in caplog.text
 
 
 # -- ZIP input -------------------------------------------------------------------------------
@@ -361,10 +362,12 @@ def test_a_killed_worker_s_item_is_requeued_and_finished_once(settings, store, p
     killed = []
 
     def kill_the_scan_s_worker(progress) -> None:
+        # The pool reports each item the moment a worker claims it, with that item current:
+        # the kill comes right after the claim, while the scan is certainly being read.
         current = progress.current
         if not killed and current is not None and current.id == scan_item.id:
             pid = int(current.worker_id.rpartition(":")[2])
-            os.kill(pid, signal.SIGKILL)          # OCR of a scan takes seconds: mid-item
+            os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
     final = run_local(settings, batch_id, workers=2, progress=kill_the_scan_s_worker)
@@ -429,6 +432,9 @@ def test_an_item_past_its_time_limit_fails_with_the_reason(settings, store, scan
                                                           reason):
     limited = settings.model_copy(update=limits)
     sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
+    # The worker waits on the document until the limit (nobody hands it the bytes): the item
+    # is certainly past its limit, however quickly this machine would read the scan.
+    hold_document(store, sha)
     batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
                             items=[NewBatchItem(XA, "xa", "1.2", (sha,))])
     final = run_local(limited, batch_id, workers=1)

@@ -103,7 +103,7 @@ def test_changes_serialise_to_json(evidence, person, trust):
 def test_changed_word_is_frozen():
     word = ChangedWord(1, "15/03/2024", BBox(1, 2, 3, 4), "added")
     with pytest.raises(AttributeError):
-        word.text = "x"   # type: ignore[misc]
+        word.text = "x"
     assert word.to_json() == {"page": 1, "text": "15/03/2024", "bbox": [1, 2, 3, 4],
                               "kind": "added"}
 

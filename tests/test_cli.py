@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pymupdf
@@ -19,15 +15,7 @@ from samples.content import make_spec
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from samples.sign import sign_as_printed
-
-CONTRACT_KEYS = {"sha256", "pages", "text_source", "doc_type", "number", "issue_date", "place",
-                 "issuer", "subject", "signer", "signatures", "has_seal"}
-
-
-def kiemchung(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("kiemchung", path=str(Path(sys.executable).parent)) or "kiemchung"
-    env = {**os.environ, "COLUMNS": "250"}   # wide tables: one row per line
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300, env=env)
+from tests.helpers import CONTRACT_KEYS, kiemchung
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +68,7 @@ def test_human_view_shows_fields_and_a_signature_panel(signed_plan):
 def _encrypted(path: Path) -> None:
     doc = pymupdf.open()
     doc.new_page().insert_text((72, 72), "mật")
-    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
+    doc.save(path, encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
 
 
 @pytest.mark.parametrize("case,expected", [

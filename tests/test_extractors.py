@@ -315,7 +315,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     header_page(doc, body_lines=10)
     data = doc.tobytes()
     encrypted = tmp_path / "encrypted.pdf"
-    doc.save(encrypted, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
+    doc.save(encrypted, encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, user_pw="secret",
+             owner_pw="owner")
     truncated = tmp_path / "truncated.pdf"
     truncated.write_bytes(data[: len(data) // 2])
     text = tmp_path / "notes.pdf"

@@ -15,7 +15,7 @@ from kiemchung.models.document import nfc
 from kiemchung.models.fields import DocType
 from samples.content import AGENCIES, make_spec
 from samples.render import render_pdf
-from tests.conftest import truth
+from tests.helpers import truth
 
 
 def _clean(items):
@@ -176,7 +176,8 @@ def test_number_and_date_typed_on_one_line_with_spaces():
     page.insert_font(fontname="r", fontfile=font_file("R"))
     for x, y, text in ((90, 70, "ỦY BAN NHÂN DÂN"), (300, 70, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
                        (95, 85, "HUYỆN PHONG ĐIỀN"), (340, 85, "Độc lập - Tự do - Hạnh phúc"),
-                       (95, 110, "Số: 15/KH-UBND" + " " * 18 + "Phong Điền, ngày 05 tháng 01 năm 2024"),
+                       (95, 110,
+                        "Số: 15/KH-UBND" + " " * 18 + "Phong Điền, ngày 05 tháng 01 năm 2024"),
                        (270, 150, "KẾ HOẠCH"), (200, 168, "Chuyển đổi số năm 2024")):
         page.insert_text((x, y), text, fontname="r", fontsize=13)
     fields = extract_fields(read_document_bytes(doc.tobytes(), "one-line.pdf"))

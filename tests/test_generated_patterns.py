@@ -18,7 +18,7 @@ from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.corpus import REAL_VARIANTS, _write_document, generate_corpus
 from samples.render import RealLayout, render_pdf, render_pdf_with_layout
-from tests.conftest import truth
+from tests.helpers import truth
 
 BORN_DIGITAL = ("eoffice", "shuffled", "tcvn3caps")
 SCANS = ("ocrlayer", "scan150", "gazette", "photo")
@@ -264,7 +264,7 @@ def test_ocrlayer_carries_a_wrong_invisible_text_layer(real_scans):
 
 
 def test_low_dpi_scans_and_the_photo(real_scans):
-    for path, variant, spec in real_scans:
+    for path, variant, _spec in real_scans:
         t = truth(path)
         if variant == "ocrlayer":
             continue

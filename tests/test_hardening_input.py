@@ -23,15 +23,16 @@ import pytest
 
 from kiemchung.api.store import NotFound
 from samples.render import render_pdf
-from tests.test_api import (
+from tests.helpers import (
     UNIT,
     Service,
     assert_problem,
     finished_batch,
+    plan_spec,
+    postgres_schema,
     service_settings,
+    signed,
 )
-from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
-from tests.test_verify import plan_spec, signed
 
 INT_MAX = 2**31 - 1                  # the id columns (INTEGER on PostgreSQL)
 FORM = {"ruleset": "hue-2024", "year": "2024"}

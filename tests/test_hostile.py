@@ -26,7 +26,7 @@ from kiemchung.models.errors import InputFileError, KiemchungError
 from samples import hostile
 from samples.pki import DemoPKI
 from samples.sign import sign_pdf
-from tests.test_cli import kiemchung
+from tests.helpers import kiemchung
 
 PEAK_RSS_MB = 1024
 ADDRESS_SPACE = 4 << 30   # a memory regression fails with MemoryError, not the OOM killer

@@ -18,9 +18,14 @@ from kiemchung.api.http.schemas import BatchCreate
 from kiemchung.api.store.keys import authenticate
 from kiemchung.api.store.tables import BatchRow, IdempotentRequest, ItemState, VerdictRow
 from samples.render import render_pdf
-from tests.test_api import UNIT, Service, assert_problem, service_settings
-from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
-from tests.test_verify import plan_spec
+from tests.helpers import (
+    UNIT,
+    Service,
+    assert_problem,
+    plan_spec,
+    postgres_schema,
+    service_settings,
+)
 
 UPLOADERS = 20
 

@@ -17,13 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from kiemchung.api.store import NotFound, StoreError, open_store
 from kiemchung.api.store.keys import authenticate, create_key, list_keys, revoke_key
 from kiemchung.api.store.tables import Role
-from tests import test_store
-from tests.test_store import UNIT
+from tests.helpers import UNIT
 
-# The same databases as the store's tests: SQLite, and PostgreSQL in a fresh schema.
-postgres_url = test_store.postgres_url
-settings = test_store.settings
-store = test_store.store
+# The same databases as the store's tests (conftest's `settings` and `store`): SQLite, and
+# PostgreSQL in a fresh schema.
 
 
 def everything_stored(store) -> str:

@@ -24,7 +24,7 @@ from kiemchung.models.document import BBox, Word, nfc
 from samples.content import make_spec
 from samples.render import font_file, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf
-from tests.conftest import SHARED, absent
+from tests.helpers import SHARED, absent
 
 FILES = SHARED / "realdocs" / "files"
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"

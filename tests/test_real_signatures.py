@@ -34,7 +34,7 @@ from kiemchung.models.signatures import (
     SigningTimeSource,
 )
 from samples.attacks import change_text
-from tests.conftest import SHARED, absent
+from tests.helpers import SHARED, absent
 
 REALDOCS = SHARED / "realdocs"
 TRUST = SHARED / "trust"
@@ -45,8 +45,8 @@ G1_ROOT = "Co quan chung thuc so chuyen dung Chinh phu (RootCA)"
 G1_ROOT_SHA256 = ("F7:BC:89:05:4C:EC:7F:12:73:0D:7B:8C:D3:EB:79:55:"
                   "B1:63:83:50:87:E5:EB:87:3E:DF:B5:84:76:3B:3F:90")
 
-S, A, I, C = (SignatureRole.SIGNER, SignatureRole.AGENCY, SignatureRole.INITIALS,
-              SignatureRole.COPY)
+S, A, I, C = (SignatureRole.SIGNER, SignatureRole.AGENCY,  # noqa: E741 - initials of roles
+              SignatureRole.INITIALS, SignatureRole.COPY)
 # Each signed file's signatures in signing order, by role (read by hand from the labels' notes).
 ROLES = {
     "01": [C],                      # the gazette centre alone

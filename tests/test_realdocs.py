@@ -21,7 +21,7 @@ from kiemchung.extractors.pipeline import inspect_file
 from kiemchung.extractors.reader import read_document
 from kiemchung.extractors.text_layer import decide_text_layer
 from kiemchung.models.fields import DocType
-from tests.conftest import SHARED, absent
+from tests.helpers import SHARED, absent
 
 REALDOCS = SHARED / "realdocs"
 
@@ -150,5 +150,6 @@ def test_a_real_ministry_scan_reads_its_header_and_signer():
     assert fields.value("place") == want["place"]
     assert fields.value("subject") == want["subject"]
     wrong_and_sure = [name for name in ("number", "issue_date") if getattr(fields, name)
-                      and fields.value(name) != want[name] and getattr(fields, name).confidence >= 0.9]
+                      and fields.value(name) != want[name]
+                      and getattr(fields, name).confidence >= 0.9]
     assert not wrong_and_sure

@@ -51,10 +51,11 @@ def test_only_the_header_band_and_the_signer_area_are_ocrd(readings):
     assert len(partial.text.pages) == 3 and partial.text.partial and not whole.text.partial
     first, middle, last = partial.text.pages
     assert all(page.partial for page in partial.text.pages)
-    assert first.lines and max(l.bbox.y1 for l in first.lines) <= first.height * HEADER_SHARE + EDGE
+    assert first.lines
+    assert max(line.bbox.y1 for line in first.lines) <= first.height * HEADER_SHARE + EDGE
     assert middle.lines == () and whole.text.pages[1].lines
     seal_top = min(s.bbox.y0 for s in partial.marks.seals_on(3))
-    assert last.lines and min(l.bbox.y0 for l in last.lines) >= seal_top - ABOVE_MARKS - EDGE
+    assert last.lines and min(line.bbox.y0 for line in last.lines) >= seal_top - ABOVE_MARKS - EDGE
     assert partial.to_json()["page_sources"][1]["partial"] is True
 
 

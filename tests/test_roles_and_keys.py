@@ -26,9 +26,14 @@ from kiemchung.api.store.tables import utcnow
 from kiemchung.models.verdicts import Verdict
 from kiemchung.verifier.settings import Settings
 from samples.render import render_pdf
-from tests.test_api import UNIT, Service, assert_problem, service_settings
-from tests.test_store import postgres_schema, postgres_url, settings, store  # noqa: F401
-from tests.test_verify import plan_spec
+from tests.helpers import (
+    UNIT,
+    Service,
+    assert_problem,
+    plan_spec,
+    postgres_schema,
+    service_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +78,7 @@ def verdict() -> Verdict:
                    max_points=10, ruleset_id="hue-2024", ruleset_version="r1", summary="no plan")
 
 
-def test_the_runtime_role_works_but_cannot_rewrite_history(postgres_url, tmp_path):  # noqa: F811
+def test_the_runtime_role_works_but_cannot_rewrite_history(postgres_url, tmp_path):
     with owner_and_runtime(postgres_url) as (owner_url, runtime_url, runtime):
         service = Settings(_env_file=None, data_dir=tmp_path, database_url=runtime_url)
         with pytest.raises(StoreError, match="run `kiemchung db upgrade` as the role owning"):
@@ -135,7 +140,7 @@ def test_an_expired_key_is_refused_with_a_clear_401(tmp_path, pki):
     check_expiry(Service(service_settings(tmp_path, pki)))
 
 
-def test_an_expired_key_is_refused_on_postgresql(postgres_url, tmp_path, pki):  # noqa: F811
+def test_an_expired_key_is_refused_on_postgresql(postgres_url, tmp_path, pki):
     with postgres_schema(postgres_url) as url:
         check_expiry(Service(service_settings(tmp_path, pki, database_url=url)))
 
@@ -148,6 +153,7 @@ def check_expiry(service: Service) -> None:
             later, _ = create_key(service.store, "long", "portal",
                                   expires_at=utcnow() + dt.timedelta(days=30))
             headers = {"Authorization": f"Bearer {soon}"}
+            assert key.expires_at is not None
             assert service.client.get("/v1/flagged", headers=headers).status_code == 200
             time.sleep(max(0.0, (key.expires_at - utcnow()).total_seconds()) + 0.05)
             problem = assert_problem(service.client.get("/v1/flagged", headers=headers), 401,
@@ -213,7 +219,7 @@ def test_a_unit_key_submits_at_its_own_level_only(tmp_path, pki):
 
 # -- migration 0003 ------------------------------------------------------------------------------
 
-def test_migration_0003_goes_down_and_up_keeping_keys_and_merging_names(store):  # noqa: F811
+def test_migration_0003_goes_down_and_up_keeping_keys_and_merging_names(store):
     """Down to 0002 (no expiry, no idempotency table, names unique only with a unit), where
     concurrent uploads could leave one name twice; up again: the duplicate is merged."""
     token, key = create_key(store, "portal", "portal",

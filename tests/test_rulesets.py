@@ -259,7 +259,8 @@ def test_hue_rule_1_1_steering_committee(hue):
     phrases = [p for params in _document_params(criterion, "mentions") for p in params["phrases"]]
     assert "Ban Chỉ đạo chuyển đổi số" in phrases
     tiers = criterion.evidence.score.tiers
-    assert [(t.share, [s.check for s in t.checks]) for t in tiers] == [(1.0, ["head_is_truong_ban"])]
+    assert [(t.share, [s.check for s in t.checks]) for t in tiers] == \
+        [(1.0, ["head_is_truong_ban"])]
 
 
 def test_hue_rule_1_2_meeting_notices(hue):
@@ -327,7 +328,8 @@ def test_vinh_long_scales_and_not_applicable_rule(rulesets):
     vinh_long = rulesets["vinh-long-2022"]
     assert vinh_long.source.number == "2554/QĐ-UBND"
     assert vinh_long.levels == [Level.SO, Level.HUYEN, Level.XA]
-    declared = {level.value: (t.points, t.criteria) for level, t in vinh_long.declared_totals.items()}
+    declared = {level.value: (t.points, t.criteria)
+                for level, t in vinh_long.declared_totals.items()}
     assert declared == {"so": (600, 51), "huyen": (1000, 79), "xa": (800, 63)}
     assert vinh_long.scoring.not_applicable == "best_of_others"
     assert vinh_long.scoring.formula == "sum"

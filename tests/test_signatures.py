@@ -21,7 +21,7 @@ from kiemchung.models.signatures import SignatureReport, SignatureStatus, Signin
 from samples.attacks import pyhanko_update
 from samples.pki import DemoPKI
 from samples.sign import add_document_timestamp, sign_pdf, sign_person_and_agency
-from tests.conftest import ON_CI, SHARED
+from tests.helpers import ON_CI, SHARED
 
 UTC = dt.timezone.utc
 VN = dt.timezone(dt.timedelta(hours=7))

@@ -1,24 +1,16 @@
 """The store on real databases: every test runs on SQLite (a temporary data dir) and on this
-machine's PostgreSQL (a fresh schema per test, dropped afterwards).
-
-PostgreSQL: KIEMCHUNG_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/test or the
-same as user root (trust authentication). Its tests are skipped only when nothing listens there.
-"""
+machine's PostgreSQL (a fresh schema per test, dropped afterwards): the `settings` and `store`
+fixtures of conftest.py."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import socket
 import threading
-import uuid
 
-import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import MetaData, Table, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.exc import DBAPIError
 
 from kiemchung.api.http.routes.flagged import flagged_items
@@ -26,69 +18,9 @@ from kiemchung.api.store import InvalidOverride, NewBatchItem, NotFound, StoreEr
 from kiemchung.api.store.migrations import alembic_config
 from kiemchung.api.store.tables import ItemState
 from kiemchung.models.verdicts import Verdict
-from kiemchung.verifier.settings import Settings
-from tests.conftest import absent
+from tests.helpers import UNIT
 
-POSTGRES_URLS = ("postgresql://postgres@127.0.0.1:5432/test",
-                 "postgresql://root@127.0.0.1:5432/test")
 T0 = dt.datetime(2024, 10, 1, 8, 0, tzinfo=dt.UTC)
-UNIT = "UBND huyện Phú Vang"
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """A PostgreSQL URL that connects; skip only when no server listens at the address."""
-    candidates = ([os.environ["KIEMCHUNG_TEST_POSTGRES_URL"]]
-                  if os.environ.get("KIEMCHUNG_TEST_POSTGRES_URL") else list(POSTGRES_URLS))
-    address = make_url(candidates[0])
-    host, port = address.host or "127.0.0.1", address.port or 5432
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as error:
-        absent(f"PostgreSQL is not reachable at {host}:{port} ({error}); set "
-               "KIEMCHUNG_TEST_POSTGRES_URL to test against another server")
-    refusals = []
-    for url in candidates:
-        conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
-        try:
-            psycopg.connect(conninfo, connect_timeout=5).close()
-            return url
-        except psycopg.OperationalError as error:
-            refusals.append(f"{make_url(url).username}: {str(error).strip()}")
-    pytest.fail(f"PostgreSQL listens at {host}:{port} but refuses us: {'; '.join(refusals)}")
-
-
-@contextlib.contextmanager
-def postgres_schema(url: str):
-    """A URL whose connections work in a new, empty schema; the schema is dropped afterwards,
-    so parallel and repeated runs never see each other's tables."""
-    schema = f"kc_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-               .render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request, tmp_path):
-    if request.param == "sqlite":
-        yield Settings(_env_file=None, data_dir=tmp_path, database_url=None)
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield Settings(_env_file=None, data_dir=tmp_path, database_url=url)
-
-
-@pytest.fixture
-def store(settings):
-    with open_store(settings) as opened:
-        yield opened
 
 
 def verdict(points: float = 10, max_points: float = 10, criterion: str = "2.1") -> Verdict:

@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import SHARED, absent
-from tests.test_cli import kiemchung
+from tests.helpers import SHARED, absent, kiemchung
 
 TRUST = SHARED / "trust"
 

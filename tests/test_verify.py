@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import datetime as dt
 import json
-import random
 
 import pytest
 
@@ -17,16 +16,13 @@ from kiemchung.models.verdicts import CheckStatus, VerdictStatus
 from kiemchung.verifier.evaluate import EvaluationContext, evaluate_criterion
 from kiemchung.verifier.ruleset import Level, load_ruleset
 from samples.attacks import change_text
-from samples.content import AGENCIES, make_spec
+from samples.content import AGENCIES
 from samples.pki import DemoPKI
 from samples.render import render_pdf
 from samples.sign import VN_TZ, sign_as_printed, sign_person_and_agency
-from tests.test_cli import kiemchung
+from tests.helpers import PHU_VANG, UNIT, YEAR, kiemchung, plan_spec, signed, spec_of
 
-UNIT = "UBND huyện Phú Vang"
-PHU_VANG = next(a for a in AGENCIES if a.unit_name == UNIT)
 SO_TTTT = next(a for a in AGENCIES if a.unit_name == "Sở Thông tin và Truyền thông")
-YEAR = 2024
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +40,6 @@ def trust(pki):
     return TrustStore(roots=(pki.root.cert,), intermediates=(pki.intermediate.cert,))
 
 
-def spec_of(doc_type: DocType, issued: dt.date, *, agency=PHU_VANG, seed: int = 1, **overrides):
-    return make_spec(random.Random(seed), doc_type, agency=agency, issue_date=issued, **overrides)
-
-
-def plan_spec(issued: dt.date, year: int | None = None, **kw):
-    year = year or issued.year
-    return spec_of(DocType.KE_HOACH, issued, subject=f"Chuyển đổi số huyện Phú Vang năm {year}",
-                   **kw)
-
-
 def steering_decision_spec(issued: dt.date):
     """A decision establishing the steering committee (the generator picks the kind by seed)."""
     for seed in range(40):
@@ -61,10 +47,6 @@ def steering_decision_spec(issued: dt.date):
         if "truong_ban" in spec.extra:
             return spec
     raise AssertionError("no steering-committee decision among the seeds")
-
-
-def signed(spec, pki) -> bytes:
-    return sign_as_printed(render_pdf(spec), spec, pki)
 
 
 def inspected(data: bytes, name: str, trust):

@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from kiemchung.api.jobs.webhooks import (
 )
 from kiemchung.api.store import open_store
 from kiemchung.verifier.settings import Settings
-from tests.test_api import UNIT, Service, assert_problem, finished_batch, service_settings
+from tests.helpers import UNIT, Service, assert_problem, finished_batch, service_settings
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -50,7 +51,7 @@ def start_server():
     servers = []
 
     def start(status: int = 200, location: str | None = None, host: str = "127.0.0.1"):
-        server = http.server.ThreadingHTTPServer((host, 0), Recorder)
+        server: Any = http.server.ThreadingHTTPServer((host, 0), Recorder)  # + three fields
         server.status, server.location, server.received = status, location, []
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -78,9 +79,10 @@ def test_a_redirect_is_never_followed(start_server, status, caplog):
                   f"http://127.0.0.1:{target.server_port}/steal"):
         hook = start_server(status, location=place)
         url = f"http://127.0.0.1:{hook.server_port}/hook"
+        pauses = []
         assert send_webhook(url, {"event": "x"}, "k", allowed_hosts=["127.0.0.1"],
-                            attempts=3) is False
-        assert len(hook.received) == 1          # asked once: a redirect is not retried
+                            attempts=3, sleep=pauses.append) is False
+        assert len(hook.received) == 1 and pauses == []   # asked once: a redirect is not retried
         assert target.received == []            # and never followed, even to an allowed host
     assert "redirect" in caplog.text and "never followed" in caplog.text
 

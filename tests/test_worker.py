@@ -31,9 +31,18 @@ from kiemchung.verifier.settings import Settings
 from samples.content import _ubnd, make_spec
 from samples.render import render_pdf
 from samples.sign import sign_as_printed
-from tests.conftest import ON_CI
-from tests.test_batch import PHONG_DIEN, PHU_VANG, XA, YEAR, plan, scanned_notice
-from tests.test_store import postgres_schema, postgres_url  # noqa: F401 - a fixture
+from tests.helpers import (
+    ON_CI,
+    PHONG_DIEN,
+    PHU_VANG,
+    XA,
+    YEAR,
+    hand_over,
+    hold_document,
+    plan,
+    postgres_schema,
+    scanned_notice,
+)
 
 REDIS = ("127.0.0.1", 6379)
 KILL_TEST_DB = 14       # a database of its own: the test empties it of a killed worker's messages
@@ -103,6 +112,16 @@ def wait_until_finished(store, batch_id):
         assert time.monotonic() < deadline, f"batch not finished: {progress.counts}"
         time.sleep(0.2)
     return progress
+
+
+def item_once(store, batch_id, condition):
+    """The batch's first item once `condition` holds for it (read from the job table, the
+    state the workers write), within WAIT."""
+    deadline = time.monotonic() + WAIT
+    while not condition(item := store.batch_items(batch_id)[0]):
+        assert time.monotonic() < deadline, f"item still {item.state} ({item.worker_id})"
+        time.sleep(0.05)
+    return item
 
 
 def submit(store, plans) -> str:
@@ -187,11 +206,13 @@ def test_a_redelivered_task_takes_over_the_item_of_a_dead_worker(tmp_path, plans
 @needs_redis
 def test_a_worker_child_killed_mid_item_is_replaced_and_the_item_finished_once(
         settings, store, plans, scan):
-    """A real `kiemchung worker` (prefork): its child is SIGKILLed while it OCRs a scan; the
-    message comes back (acks_late, reject_on_worker_lost), a new child takes the item over."""
+    """A real `kiemchung worker` (prefork): its child is SIGKILLed while it reads a scan; the
+    message comes back (acks_late, reject_on_worker_lost), a new child takes the item over.
+    The scan's stored file is a FIFO the child waits on until the test hands it the bytes, so
+    the child is certainly mid-item when killed, however quickly it would read the scan."""
     from kiemchung.api.jobs.batches import dispatch
 
-    env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url,
+    env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url or "",
            "KIEMCHUNG_BROKER_QUEUE": settings.broker_queue,
            "KIEMCHUNG_DATA_DIR": str(settings.data_dir),
            "KIEMCHUNG_TRUST_ROOTS": str(settings.trust_roots[0])}
@@ -201,15 +222,22 @@ def test_a_worker_child_killed_mid_item_is_replaced_and_the_item_finished_once(
                               stderr=subprocess.DEVNULL)
     try:
         scan_sha = store.put_document(scan, "tb-scan.pdf", unit=XA).sha256
+        held = hold_document(store, scan_sha)
         batch_id = submit_batch(store, created_by=None, ruleset_id="hue-2024", year=YEAR,
                                 items=[NewBatchItem(XA, "xa", "1.2", (scan_sha,))])
         dispatch(settings, batch_id)
-        deadline = time.monotonic() + WAIT
-        while (item := store.batch_items(batch_id)[0]).state != ItemState.RUNNING:
-            assert time.monotonic() < deadline and item.state == ItemState.QUEUED
-            time.sleep(0.1)
+
+        def claimed(item) -> bool:
+            assert item.state in (ItemState.QUEUED, ItemState.RUNNING), item.error
+            return item.state == ItemState.RUNNING
+
+        item = item_once(store, batch_id, claimed)      # held by a child waiting on the scan
         child = int(item.worker_id.rpartition(":")[2])
         os.kill(child, signal.SIGKILL)
+        # The message comes back: another child claims the item and waits on the scan in
+        # turn; now it gets the bytes.
+        item_once(store, batch_id, lambda item: claimed(item) and item.attempts == 2)
+        hand_over(held, scan)
         wait_until_finished(store, batch_id)
         item = store.batch_items(batch_id)[0]
         assert item.state == ItemState.DONE and item.attempts == 2
@@ -268,7 +296,7 @@ def submit_plans(store, commune_plans) -> str:
 
 
 def start_kiemchung_worker(settings: Settings) -> subprocess.Popen:
-    env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url,
+    env = {**os.environ, "KIEMCHUNG_BROKER_URL": settings.broker_url or "",
            "KIEMCHUNG_BROKER_QUEUE": settings.broker_queue,
            "KIEMCHUNG_DATA_DIR": str(settings.data_dir),
            "KIEMCHUNG_DATABASE_URL": settings.database_url or "",
@@ -278,6 +306,31 @@ def start_kiemchung_worker(settings: Settings) -> subprocess.Popen:
     return subprocess.Popen([kiemchung, "worker", "--concurrency", "2", "--loglevel", "WARNING"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)         # its own group: killed as a whole
+
+
+def group_members(pgid: int) -> dict[int, str]:
+    """Process id → state (R, S, T, Z…) of the processes of a process group, from /proc."""
+    found = {}
+    for stat in os.listdir("/proc"):
+        if not stat.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{stat}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+            if int(fields[2]) == pgid:
+                found[int(stat)] = fields[0]
+    return found
+
+
+def freeze_group(worker: subprocess.Popen) -> None:
+    """SIGSTOP the worker and its children; return once every one of them has stopped, so
+    that what the job table says they hold cannot change until they are killed or go on."""
+    os.killpg(worker.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + WAIT
+    while running := {pid for pid, state in group_members(worker.pid).items()
+                      if state not in "TtZX"}:
+        assert time.monotonic() < deadline, f"not stopped: {running}"
+        time.sleep(0.01)
 
 
 def stop_group(worker: subprocess.Popen, how: int) -> None:
@@ -292,7 +345,7 @@ def stop_group(worker: subprocess.Popen, how: int) -> None:
 
 @needs_redis
 def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
-        tmp_path, pki, commune_plans, postgres_url):  # noqa: F811
+        tmp_path, pki, commune_plans, postgres_url):
     import redis
 
     expected = {unit: verdict for unit, _data, verdict in commune_plans}
@@ -311,9 +364,18 @@ def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
 
                 dispatch(settings, batch_id)
                 deadline = time.monotonic() + WAIT
-                while not ((progress := store.batch_progress(batch_id)).counts[ItemState.DONE]
-                           >= 10 and progress.counts[ItemState.RUNNING] >= 1):
+                while True:
+                    progress = store.batch_progress(batch_id)
                     assert time.monotonic() < deadline, f"no progress: {progress.counts}"
+                    if (progress.counts[ItemState.DONE] >= 10
+                            and progress.counts[ItemState.RUNNING] >= 1):
+                        # Frozen, the children cannot finish what they hold: if the table
+                        # shows an item running now, it is running when they are killed.
+                        freeze_group(worker)
+                        if any(i.state == ItemState.RUNNING
+                               for i in store.batch_items(batch_id)):
+                            break
+                        os.killpg(worker.pid, signal.SIGCONT)   # between items: go on
                     time.sleep(0.05)
                 stop_group(worker, signal.SIGKILL)             # the worker and its children
                 held = [i for i in store.batch_items(batch_id) if i.state == ItemState.RUNNING]

@@ -132,7 +132,8 @@ def _score(score: Score, files: list[Inspection], scope: Scope, accept_review: b
         return _Outcome(share, summary=f"{len(files)} qualifying file(s); full points at "
                                        f"{full_at}")
     if score.ratio is not None:
-        results, good = [], 0
+        results: list[CheckResult] = []
+        good = 0
         for inspection in files:
             context = EvidenceContext(inspection, scope)
             mine = [_run(spec, context) for spec in score.ratio.numerator]
@@ -140,7 +141,7 @@ def _score(score: Score, files: list[Inspection], scope: Scope, accept_review: b
             good += all(_counts(r, accept_review) for r in mine)
         return _Outcome(good / len(files), results,
                         f"{good} of {len(files)} qualifying file(s) meet the condition")
-    results: list[CheckResult] = []
+    results = []
     for index, tier in enumerate(score.tiers or []):
         per_file, over_set = _split_checks(tier.checks)
         subset = []
@@ -230,6 +231,7 @@ def _evaluate(ruleset: RuleSet, criterion_id: str, level: Level | str, unit: str
                                            "not verifiable from a file")])
 
     evidence = criterion.evidence
+    assert evidence is not None   # the model requires evidence rules for documents
     scope = Scope(criterion=criterion.id, level=level.value, unit=unit, year=year,
                   window=data_window(ruleset, year), allow_scans=evidence.allow_scans,
                   seen=context.seen)

@@ -73,7 +73,8 @@ def evidence_from_folder(folder: Path, ruleset: RuleSet,
         raise EvidenceLayoutError(f"{folder}: not a folder")
     units = sorted(p for p in folder.iterdir() if p.is_dir())
     if not units:
-        raise EvidenceLayoutError(f"{folder}: no unit folders in it (expected unit/criterion/files)")
+        raise EvidenceLayoutError(f"{folder}: no unit folders in it "
+                                  "(expected unit/criterion/files)")
     found, levels = [], []
     for unit_dir in units:
         unit_level_ = _level_of(unit_dir.name, level)
@@ -92,7 +93,8 @@ def evidence_from_manifest(manifest: Path, ruleset: RuleSet,
         with manifest.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise EvidenceLayoutError(f"{manifest}: cannot be read as a CSV manifest ({error})")
+        raise EvidenceLayoutError(
+            f"{manifest}: cannot be read as a CSV manifest ({error})") from error
     missing = {"unit", "criterion", "file"} - set(rows[0] if rows else ())
     if missing:
         raise EvidenceLayoutError(f"{manifest}: the manifest needs the columns unit, criterion, "

@@ -266,7 +266,8 @@ def load_ruleset_file(path: Path) -> RuleSet:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise RuleSetError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})")
+        raise RuleSetError(
+            f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from error
     try:
         return RuleSet.model_validate(data)
     except ValidationError as error:

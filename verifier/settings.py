@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Hosts batch webhooks may call, separated by ','; unset: any host with public addresses
     # only (never this machine or the internal network).
     webhook_hosts: Annotated[list[str], NoDecode] = []
+    # Seconds before a failed webhook is tried again, doubled before each further try.
+    webhook_retry_pause: float = Field(default=1.0, ge=0)
 
     @property
     def trust_dir(self) -> Path:

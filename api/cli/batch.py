@@ -19,6 +19,7 @@ from rich.progress import (
 
 from kiemchung.api.cli import common
 from kiemchung.api.cli.common import (
+    REQUIRED,
     LevelOption,
     ReportOption,
     RulesetOption,
@@ -38,7 +39,7 @@ def batch(
         help="folder laid out unit/criterion/files, a .zip of that layout, or a manifest CSV "
              "(unit,criterion,file[,level])")],
     ruleset: RulesetOption = "hue-2024",
-    year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
+    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
     level: LevelOption = None,
     out: ReportOption = None,
     trust_root: TrustRootOption = None,

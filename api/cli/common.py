@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional, TypeVar
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ RulesetOption = Annotated[str, typer.Option(
 LevelOption = Annotated[Optional[str], typer.Option(
     help="level of every unit (else read from the unit's name)")]
 ReportOption = Annotated[Optional[Path], typer.Option(help="write report.csv or report.xlsx")]
+# The default of an option that must be given: typer reads `...` as "required". Typed Any, as
+# the Ellipsis stands in for a str or an int.
+REQUIRED: Any = ...
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:

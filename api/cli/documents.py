@@ -5,6 +5,7 @@ disk, read and judged through the service layer, rendered for a person or as the
 from __future__ import annotations
 
 import json
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,6 +18,7 @@ from rich.table import Table
 from kiemchung.api import service
 from kiemchung.api.cli import common
 from kiemchung.api.cli.common import (
+    REQUIRED,
     LevelOption,
     ReportOption,
     RulesetOption,
@@ -81,7 +83,8 @@ def _signature_panel(result: Inspection) -> Panel:
 def inspect(
     file: Annotated[Path, typer.Argument(help="PDF or image (PNG/JPG/TIFF) evidence file")],
     trust_root: TrustRootOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the contract's JSON object")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the contract's JSON object")]
+    = False,
     ocr_dpi: Annotated[Optional[int], typer.Option(help="render dpi for pages needing OCR")] = None,
 ) -> None:
     """Say what one evidence file is, who issued it, when, and who signed it."""
@@ -172,9 +175,9 @@ def _verdict_table(verdict, criterion_name: str) -> Table:
 def verify(
     files: Annotated[Optional[list[Path]], typer.Argument(help="evidence files")] = None,
     ruleset: RulesetOption = "hue-2024",
-    criterion: Annotated[str, typer.Option(help="criterion id, e.g. 2.1")] = ...,
-    level: Annotated[str, typer.Option(help="so, huyen or xa")] = ...,
-    year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
+    criterion: Annotated[str, typer.Option(help="criterion id, e.g. 2.1")] = REQUIRED,
+    level: Annotated[str, typer.Option(help="so, huyen or xa")] = REQUIRED,
+    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
     unit: Annotated[Optional[str], typer.Option(help="the unit evaluated, e.g. "
                                                       "\"UBND huyện Phú Vang\"")] = None,
     trust_root: TrustRootOption = None,
@@ -253,7 +256,7 @@ def score(
         help="folder laid out unit/criterion/files, or a manifest CSV (unit,criterion,file"
              "[,level])")],
     ruleset: RulesetOption = "hue-2024",
-    year: Annotated[int, typer.Option(help="the evaluated year")] = ...,
+    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
     level: LevelOption = None,
     out: ReportOption = None,
     trust_root: TrustRootOption = None,
@@ -277,7 +280,7 @@ def score(
         task = progress.add_task("reading evidence", total=len(layout.files))
         for item in layout.files:
             progress.update(task, description=f"{item.unit}/{item.criterion}/{item.path.name}")
-            found = run(lambda: service.inspect_files([item.path], trust, ocr_dpi=dpi))
+            found = run(partial(service.inspect_files, [item.path], trust, ocr_dpi=dpi))
             evidence[(item.unit, item.level.value)].setdefault(
                 item.criterion, service.Evidence()).add(found)
             progress.advance(task)

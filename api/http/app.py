@@ -1,6 +1,6 @@
 """The HTTP service: `create_app()` builds it; `kiemchung serve` runs it with uvicorn.
 
-Routes live one resource per file in `api/routes/`, under `/v1`; `/healthz`, `/readyz` and
+Routes live one resource per file in `api/http/routes/`, under `/v1`; `/healthz`, `/readyz` and
 `/metrics` are for the operator and stay unversioned. Two middlewares wrap every request: the
 request context (request id, access log, request counts, and a problem object instead of a bare
 500) and the body limit (413 before a too large upload is read to the end).

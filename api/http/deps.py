@@ -3,13 +3,13 @@ role checks of each kind of request.
 
 Who may do what:
 
-| role      | documents, verify | read verdicts, batches, flagged | batches | overrides | samples, audit |
-|-----------|-------------------|---------------------------------|---------|-----------|----------------|
-| unit      | own unit          | own unit                        | own     | –         | –              |
-| appraiser | any unit          | all                             | yes     | yes       | –              |
-| auditor   | read only         | all                             | read    | yes       | yes            |
-| portal    | any unit          | all                             | yes     | –         | –              |
-| admin     | any unit          | all                             | yes     | yes       | yes            |
+| may                             | unit     | appraiser | auditor   | portal   | admin    |
+|---------------------------------|----------|-----------|-----------|----------|----------|
+| documents, verify               | own unit | any unit  | read only | any unit | any unit |
+| read verdicts, batches, flagged | own unit | all       | all       | all      | all      |
+| batches                         | own      | yes       | read      | yes      | yes      |
+| overrides                       | –        | yes       | yes       | –        | yes      |
+| samples, audit                  | –        | –         | yes       | –        | yes      |
 
 A unit key asking for another unit's document, verdict or batch gets 404, never 403: whether
 it exists is not the unit's business.

@@ -103,7 +103,8 @@ def _validation_detail(errors: list[dict]) -> str:
     parts = []
     for error in errors:
         where = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg"))
+        message = error.get("msg", "invalid")
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
 
 

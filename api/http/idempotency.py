@@ -76,7 +76,7 @@ class Idempotency:
 
     def answer(self, status_code: int, body: dict, model: type[BaseModel]):
         """The response to send, kept first for retries when a key was given."""
-        if not self.reserved:
+        if not self.reserved or self.given is None:
             return body                     # no key: FastAPI encodes it as usual
         encoded = model.model_validate(body).model_dump(mode="json")
         self.store.answer_request(self.owner, self.scope, self.given, status_code, encoded)
@@ -88,6 +88,6 @@ class Idempotency:
         try:
             yield
         finally:
-            if self.reserved:               # failed before answering: keep nothing
+            if self.reserved and self.given is not None:   # failed before answering: keep nothing
                 self.store.release_request(self.owner, self.scope, self.given)
                 self.reserved = False

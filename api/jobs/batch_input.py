@@ -222,9 +222,10 @@ def _read_archive(store: Store, zipped: zipfile.ZipFile, entries: list[zipfile.Z
                 except EvidenceLayoutError as error:
                     units[unit] = None
                     raise _Refused(error.message) from None
-            if units[unit] is None:
+            known_level = units[unit]
+            if known_level is None:
                 raise _Refused(f"{unit}: cannot tell its level from the name; give the level")
-            unit_level = units[unit]
+            unit_level = known_level
             if criterion not in {c.id for c in ruleset.criteria(Level(unit_level))}:
                 raise _Refused(f"{ruleset.id} has no criterion {criterion!r} for level "
                                f"{unit_level}")

@@ -6,12 +6,12 @@ items reach workers only coordinates:
 
 - `KIEMCHUNG_BROKER_URL` set (production): one Celery task per item over Redis, run by
   `kiemchung worker` on as many machines as needed (`api/jobs/worker.py`).
-- Unset (the embedded default): `run_local` (`api/jobs/pool.py`), a small pool of worker processes on this machine
-  claiming from the job table directly. There is no broker server to start, and the claim /
-  finish / sweeper path is the one production uses, so what the tests show about a lost worker
-  holds for both. Celery over an embedded transport (SQLAlchemy, filesystem) was the other
-  choice: it loses an in-flight message when the worker is SIGKILLed, so it would need this
-  sweeper anyway, on top of a transport nobody runs in production.
+- Unset (the embedded default): `run_local` (`api/jobs/pool.py`), a small pool of worker
+  processes on this machine claiming from the job table directly. There is no broker server to
+  start, and the claim / finish / sweeper path is the one production uses, so what the tests show
+  about a lost worker holds for both. Celery over an embedded transport (SQLAlchemy, filesystem)
+  was the other choice: it loses an in-flight message when the worker is SIGKILLed, so it would
+  need this sweeper anyway, on top of a transport nobody runs in production.
 
 Limits per item, as Celery's prefork pool has them:
 - soft (`item_soft_time_limit`): SIGALRM in the worker process raises `ItemTimeLimit`; the item

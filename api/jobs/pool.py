@@ -5,13 +5,15 @@ lost workers, kills a worker past its item's hard limit, and reports progress.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import multiprocessing
 import os
 import signal
-import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import wait as wait_for
+from multiprocessing.process import BaseProcess
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -40,7 +42,8 @@ def run_local(settings: Settings, batch_id: str, *, workers: int = 2,
               trust: TrustStore | None = None, ruleset: RuleSet | None = None,
               progress: Callable[[BatchProgress], None] | None = None) -> BatchProgress:
     """Run the batch to its end on this machine with `workers` processes; `progress` is called
-    with the counts after every sweep. Returns the final progress."""
+    with the counts after every sweep, and as soon as a worker claims an item, with that item
+    as `current`. Returns the final progress."""
     if workers < 1:
         raise BatchError("--workers must be at least 1")
     with open_store(settings) as store:
@@ -49,6 +52,12 @@ def run_local(settings: Settings, batch_id: str, *, workers: int = 2,
         trust = service.load_trust_roots(settings) if trust is None else trust
         pool = _LocalPool(settings, batch_id, ruleset, trust, workers)
         finished = False
+
+        def claimed(item_id: int) -> None:
+            if progress is not None:
+                state = store.batch_progress(batch_id)
+                progress(dataclasses.replace(state, current=store.get_item(item_id)))
+
         try:
             while True:
                 pool.sweep(store)
@@ -59,9 +68,10 @@ def run_local(settings: Settings, batch_id: str, *, workers: int = 2,
                     finished = True
                     break
                 pool.fill(state.counts[ItemState.QUEUED])
-                pool.wait(SUPERVISOR_POLL)
+                pool.wait(SUPERVISOR_POLL, claimed)
         finally:
             pool.stop(store, clean=finished)
+            pool.close()
         settle(settings, store)
         return store.batch_progress(batch_id)
 
@@ -75,24 +85,38 @@ class _LocalPool:
         self.settings, self.batch_id, self.ruleset, self.size = settings, batch_id, ruleset, size
         self.trust_der = _trust_der(trust)
         self.context = multiprocessing.get_context("spawn")
-        self.processes: dict[int, multiprocessing.Process] = {}
+        self.processes: dict[int, BaseProcess] = {}
+        # Each worker sends the id of every item it claims (see `_local_worker`), so that the
+        # supervisor reports it the moment it starts, not up to a poll later, when a quick
+        # item may be over already: whoever watches the progress sees every item running.
+        self.claims, self.claim_sender = self.context.Pipe(duplex=False)
 
     def fill(self, queued: int) -> None:
         alive = sum(p.is_alive() for p in self.processes.values())
         for _ in range(min(self.size, queued) - alive):
             process = self.context.Process(
                 target=_local_worker, name="kiemchung-worker", daemon=True,
-                args=(self.settings, self.batch_id, self.ruleset, self.trust_der))
+                args=(self.settings, self.batch_id, self.ruleset, self.trust_der,
+                      self.claim_sender))
             process.start()
+            assert process.pid is not None          # set by start()
             self.processes[process.pid] = process
 
-    def wait(self, seconds: float) -> None:
-        """Sleep until the next sweep, or until a worker ends."""
+    def wait(self, seconds: float, claimed: Callable[[int], None]) -> None:
+        """Sleep until the next sweep, or until a worker ends; hand each item a worker claims
+        meanwhile to `claimed` at once (sweeps keep their pace: a claim is no reason for one)."""
         sentinels = [p.sentinel for p in self.processes.values()]
-        if sentinels:
-            wait_for(sentinels, timeout=seconds)
-        else:
-            threading.Event().wait(seconds)
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            ready = wait_for([self.claims, *sentinels], timeout=left)
+            while self.claims.poll():
+                claimed(self.claims.recv())
+            if not ready or self.claims not in ready:      # timed out, or a worker ended
+                return
+
+    def close(self) -> None:
+        self.claims.close()
+        self.claim_sender.close()
 
     def sweep(self, store: Store) -> None:
         now = utcnow()
@@ -105,10 +129,11 @@ class _LocalPool:
                 release(store, worker_id(pid), f"worker process {pid} ended "
                                                f"({_exit_reason(process.exitcode)})")
         for item in store.running_items(batch_id=self.batch_id):
-            pid = pid_of(item.worker_id)
-            if pid in self.processes and item.deadline is not None and item.deadline < now:
+            holder = pid_of(item.worker_id)
+            stuck = item.deadline is not None and item.deadline < now
+            if holder is not None and holder in self.processes and stuck:
                 # Past the hard limit: stuck where the soft limit's signal cannot reach.
-                process = self.processes.pop(pid)
+                process = self.processes.pop(holder)
                 process.kill()
                 process.join()
                 store.fail_item(item.id, f"exceeded the hard time limit of "
@@ -131,8 +156,10 @@ class _LocalPool:
 
 
 def _local_worker(settings: Settings, batch_id: str, ruleset: RuleSet,
-                  trust_der: tuple[list[bytes], list[bytes]]) -> None:
-    """Entry point of a local worker process."""
+                  trust_der: tuple[list[bytes], list[bytes]],
+                  claims: multiprocessing.connection.Connection) -> None:
+    """Entry point of a local worker process. It tells the supervisor each item it claims over
+    `claims` (a few bytes: one write, whole, even from several workers at once)."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")     # Tesseract: one thread per worker
     limit_memory(settings.worker_max_memory_mb)
     trust = _trust_from_der(trust_der)
@@ -143,6 +170,7 @@ def _local_worker(settings: Settings, batch_id: str, ruleset: RuleSet,
             item = store.claim_next_item(me, deadline, batch_id=batch_id)
             if item is None:
                 return
+            claims.send(item.id)
             run_claimed(store, item, ruleset, trust, settings)
 
 

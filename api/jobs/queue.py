@@ -109,7 +109,8 @@ def release(store: Store, worker: str, reason: str) -> list[int]:
 
 def abandoned_workers(store: Store) -> set[str]:
     """Workers of this machine that hold running items and no longer exist."""
-    return {item.worker_id for item in store.running_items() if _holder_gone(item.worker_id)}
+    return {worker for item in store.running_items()
+            if (worker := item.worker_id) is not None and _holder_gone(worker)}
 
 
 def claim_item(store: Store, item_id: int, worker: str,
@@ -135,5 +136,6 @@ def settle(settings: Settings, store: Store) -> list[BatchRow]:
     for batch in closed:
         log.info("batch %s finished", batch.id)
         if batch.webhook_url:
-            notify_batch_finished(store, batch, settings.webhook_secret, settings.webhook_hosts)
+            notify_batch_finished(store, batch, settings.webhook_secret, settings.webhook_hosts,
+                                  pause=settings.webhook_retry_pause)
     return closed

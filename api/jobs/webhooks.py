@@ -31,7 +31,7 @@ import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +110,8 @@ def webhook_target(url: str, allowed_hosts: Sequence[str] = (), *,
     if allowed and not resolve:
         return None
     try:
-        found = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        found = [str(info[4][0])
+                 for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     except (OSError, UnicodeError, ValueError) as error:
         raise WebhookRefused(f"webhook host {host} cannot be resolved ({error})") from None
     if not allowed:                             # an allowed host is the operator's choice
@@ -187,19 +188,22 @@ def batch_summary(store: Store, batch: BatchRow) -> dict[str, Any]:
 
 def send_webhook(url: str, payload: dict[str, Any], secret: str | None, *,
                  allowed_hosts: Sequence[str] = (), attempts: int = ATTEMPTS,
-                 timeout: float = TIMEOUT) -> bool:
+                 timeout: float = TIMEOUT, pause: float = PAUSE,
+                 sleep: Callable[[float], None] = time.sleep) -> bool:
     """POST the payload; True once the receiver answered 2xx. The URL is checked before each
-    try; a 3xx is not followed and, like a 4xx, not tried again."""
+    try; a 3xx is not followed and, like a 4xx, not tried again. Between tries it calls
+    `sleep` with `pause` seconds, doubled each time (a test passes one that records them)."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "kiemchung"}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, body)
     else:
         log.warning("webhook %s sent unsigned: KIEMCHUNG_WEBHOOK_SECRET is not set", url)
-    pause = PAUSE
     for attempt in range(1, attempts + 1):
         try:
-            status = _post(webhook_target(url, allowed_hosts), body, headers, timeout)
+            target = webhook_target(url, allowed_hosts)
+            assert target is not None               # resolved: never None
+            status = _post(target, body, headers, timeout)
             if 200 <= status < 300:
                 return True
             problem = f"HTTP {status}"
@@ -217,18 +221,21 @@ def send_webhook(url: str, payload: dict[str, Any], secret: str | None, *,
             problem = str(error) or type(error).__name__
         log.warning("webhook %s try %d of %d failed: %s", url, attempt, attempts, problem)
         if attempt < attempts:
-            time.sleep(pause)
+            sleep(pause)
             pause *= 2
     log.error("webhook %s not delivered after %d tries", url, attempts)
     return False
 
 
 def notify_batch_finished(store: Store, batch: BatchRow, secret: str | None,
-                          allowed_hosts: Sequence[str] = ()) -> bool:
+                          allowed_hosts: Sequence[str] = (), *, pause: float = PAUSE) -> bool:
+    url = batch.webhook_url
+    if not url:
+        return False
     try:
-        check_webhook_url(batch.webhook_url, allowed_hosts)
-        delivered = send_webhook(batch.webhook_url, batch_summary(store, batch), secret,
-                                 allowed_hosts=allowed_hosts)
+        check_webhook_url(url, allowed_hosts)
+        delivered = send_webhook(url, batch_summary(store, batch), secret,
+                                 allowed_hosts=allowed_hosts, pause=pause)
     except WebhookRefused as refused:
         log.error("webhook of batch %s not sent: %s", batch.id, refused.message)
         delivered = False

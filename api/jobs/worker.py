@@ -75,7 +75,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        # Ours (SIGALRM, `api.jobs.soft_time_limit`) comes first; Celery's is the backup,
+        # Ours (SIGALRM, `api.jobs.limits.soft_time_limit`) comes first; Celery's is the backup,
         # as its exception is one the extractors' per-page handlers would take for a bad page.
         task_soft_time_limit=settings.item_soft_time_limit + SOFT_LIMIT_BACKUP,
         task_time_limit=settings.item_time_limit,
@@ -138,12 +138,12 @@ def sweep(settings: Settings) -> list[int]:
         # Nothing waits in the queue, yet these were sent a while ago and nobody took them.
         sent_before = now - dt.timedelta(seconds=2 * settings.sweep_interval)
         again |= set(store.queued_items(sent_before=sent_before))
-    again = sorted(again)
-    if again:
-        log.warning("sending the tasks of batch items %s again", again)
-        enqueue_items(settings, again)
+    resent = sorted(again)
+    if resent:
+        log.warning("sending the tasks of batch items %s again", resent)
+        enqueue_items(settings, resent)
     settle(settings, store)
-    return again
+    return resent
 
 
 def enqueue_items(settings: Settings, item_ids: list[int]) -> None:
@@ -202,7 +202,7 @@ def node_name(pid: int | None = None) -> str:
 _child_memory_mb = 0
 _worker_pid: int | None = None        # the `kiemchung worker` process, parent of its beat
 _stores: dict[tuple[str | None, str], Store] = {}
-_producers: dict[tuple[str, str], Celery] = {}
+_producers: dict[tuple[str | None, str], Celery] = {}
 _opening = threading.Lock()
 
 

@@ -72,7 +72,7 @@ def check_token(store: Store, token: str | None) -> tuple[ApiKey | None, str]:
     # time so that the decision itself does not depend on how much of it matched.
     if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked:
         return None, unknown
-    if key.expired():
+    if key.expired() and key.expires_at is not None:   # expired: it has an expiry
         # Only the holder of the token learns this: it tells them to ask for a new key.
         return None, (f"the API key expired on {expiry_text(key.expires_at)}; ask for a new "
                       "one")

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Engine,
@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -284,7 +285,9 @@ class Store:
             _insert_new(session, InspectionRow, ["document_sha256", "extractor_version"],
                         document_sha256=sha256, extractor_version=extractor_version,
                         inspection=inspection, created_at=utcnow())
-        return self.get_inspection(sha256, extractor_version)
+        stored = self.get_inspection(sha256, extractor_version)
+        assert stored is not None   # ours or the one of the worker that won the race
+        return stored
 
     # -- verdicts ---------------------------------------------------------------------------
 
@@ -512,20 +515,20 @@ class Store:
                 item = _required(session, BatchItemRow, item_id, f"no batch item {item_id}")
                 if item.state != ItemState.DONE:
                     row = _add_verdict(session, verdict, item.documents)
-                    marked = session.execute(
+                    marked = _rowcount(session.execute(
                         update(BatchItemRow)
                         .where(BatchItemRow.id == item_id, BatchItemRow.state != ItemState.DONE)
                         .values(state=ItemState.DONE, verdict_id=row.id, error=None,
                                 deadline=None, finished_at=now or utcnow())
-                        .execution_options(synchronize_session=False)).rowcount
+                        .execution_options(synchronize_session=False)))
                     if marked == 1:
                         return row
                     raise _FinishedElsewhere   # roll our verdict back: theirs stands
         except _FinishedElsewhere:
             pass
         with self.session() as session:
-            done = session.get(BatchItemRow, item_id, populate_existing=True)
-            return session.get(VerdictRow, done.verdict_id)
+            done = session.get_one(BatchItemRow, item_id, populate_existing=True)
+            return session.get_one(VerdictRow, done.verdict_id)
 
     def fail_item(self, item_id: int, error: str, *, retry: bool = False,
                   held_by: str | None = None, now: dt.datetime | None = None) -> BatchItemRow:
@@ -552,12 +555,12 @@ class Store:
         now = now or utcnow()
         stuck = (BatchItemRow.state == ItemState.RUNNING) & (BatchItemRow.deadline < now)
         with self.session() as session:
-            requeued = session.execute(
+            requeued = _rowcount(session.execute(
                 update(BatchItemRow).where(stuck, BatchItemRow.attempts < max_attempts)
                 .values(state=ItemState.QUEUED, worker_id=None, deadline=None,
                         error="re-queued: no result before the deadline (worker lost or "
                               "too slow)")
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False)))
             session.execute(
                 update(BatchItemRow).where(stuck, BatchItemRow.attempts >= max_attempts)
                 .values(state=ItemState.FAILED, worker_id=None, deadline=None, finished_at=now,
@@ -593,13 +596,13 @@ class Store:
             ready = session.scalars(select(BatchRow.id).where(
                 BatchRow.status != BatchStatus.DONE, BatchRow.total_items > 0, ~pending)).all()
             for batch_id in ready:
-                marked = session.execute(
+                marked = _rowcount(session.execute(
                     update(BatchRow).where(BatchRow.id == batch_id,
                                            BatchRow.status != BatchStatus.DONE, ~pending)
                     .values(status=BatchStatus.DONE, finished_at=now or utcnow())
-                    .execution_options(synchronize_session=False)).rowcount
+                    .execution_options(synchronize_session=False)))
                 if marked == 1:
-                    closed.append(session.get(BatchRow, batch_id, populate_existing=True))
+                    closed.append(session.get_one(BatchRow, batch_id, populate_existing=True))
         return closed
 
     def batch_progress(self, batch_id: str) -> BatchProgress:
@@ -635,13 +638,13 @@ class Store:
                 IdempotentRequest.owner_key_id == owner, IdempotentRequest.scope == scope,
                 IdempotentRequest.key == key)).one()
             if earlier.status_code is None and earlier.created_at < now - stale_after:
-                taken = session.execute(
+                taken = _rowcount(session.execute(
                     update(IdempotentRequest).where(
                         IdempotentRequest.id == earlier.id,
                         IdempotentRequest.status_code.is_(None),
                         IdempotentRequest.created_at == earlier.created_at)
                     .values(request_hash=request_hash, created_at=now)
-                    .execution_options(synchronize_session=False)).rowcount
+                    .execution_options(synchronize_session=False)))
                 if taken == 1:
                     return None
             return earlier
@@ -753,6 +756,12 @@ def verdict_flags(status: str, checks: Iterable[dict]) -> tuple[list[str], list[
     flags += sorted({f"signature:{c['name']}" for c in doubtful
                      if c.get("name") in signature_checks()})
     return flags, doubtful
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE changed. Session.execute is typed to give a Result; for an UPDATE it
+    is a CursorResult, which has the count."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _required(session: Session, model, key, missing: str, **options):

@@ -1,5 +1,5 @@
 """The tables kiemchung keeps: documents, inspections, verdicts, batches, overrides, the audit log
-and API keys. The schema itself is created by the Alembic migrations in `api/migrations/`.
+and API keys. The schema itself is created by the Alembic migrations in `api/store/migrations/`.
 
 Rows are written once and read many times: a verdict is never changed (an override is a new
 row), the audit log is append-only, and a document's bytes live once on disk, named by SHA-256.

@@ -1,1 +1,1 @@
-"""One router per resource, mounted under /v1 by `api.main.create_app`."""
+"""One router per resource, mounted under /v1 by `api.http.app.create_app`."""

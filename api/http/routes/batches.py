@@ -126,7 +126,7 @@ def check_items(store: Store, key: ApiKey, ruleset_id: str, items: list[NewBatch
     for refusal in refused:
         acting_unit(key, refusal.unit or None)
         acting_level(key, refusal.level or None)
-    known = set()
+    known: set[str] = set()
     for item in items:
         acting_unit(key, item.unit)                     # 403 for another unit's item
         acting_level(key, item.level)                   # 403 for another level than its own
@@ -148,6 +148,7 @@ async def create_batch(request: Request, key: Submitter, store: StoreDep,
     over documents uploaded before. Multipart: a `file` ZIP laid out unit/criterion/files with
     the fields `ruleset`, `year`, `level?`, `webhook_url?`. Returns the batch id at once, also
     when the broker cannot be reached (the items wait in the job table for a worker's sweep)."""
+    submitted: BatchZipForm | BatchCreate
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         submitted, data = await _zip_form(request, settings)
         # The content, not the bytes sent: every retry has its own multipart boundary.
@@ -159,7 +160,8 @@ async def create_batch(request: Request, key: Submitter, store: StoreDep,
     if (earlier := await run_in_threadpool(once.replay)) is not None:
         return earlier
     with once.releasing():
-        if data is not None:
+        if isinstance(submitted, BatchZipForm):
+            assert data is not None   # the ZIP's bytes come with its form
             items, refused = await run_in_threadpool(_zip_items, store, settings, key,
                                                      submitted, data)
         else:
@@ -228,7 +230,7 @@ def get_batch_results(batch_id: str, key: CurrentKey, store: StoreDep):
     overrides = store.overrides_by_verdict(verdict_ids)
     results = []
     for item in items:
-        row = verdicts.get(item.verdict_id)
+        row = verdicts.get(item.verdict_id) if item.verdict_id is not None else None
         verdict = verdict_json(row, overrides.get(row.id, [])) if row else None
         results.append({**item_json(item), "verdict": verdict})
     return {"batch_id": batch.id, "status": batch.status, "items": results}
@@ -238,7 +240,8 @@ def get_batch_results(batch_id: str, key: CurrentKey, store: StoreDep):
             responses={200: {"content": {"text/csv": {}}}}, summary="The batch report as CSV")
 def get_report_csv(batch_id: str, key: CurrentKey, store: StoreDep):
     visible_batch(store, key, batch_id)
-    return Response(csv_bytes(*service.batch_report(store, batch_id)), media_type="text/csv; charset=utf-8",
+    return Response(csv_bytes(*service.batch_report(store, batch_id)),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition":
                              f'attachment; filename="batch-{batch_id}.csv"'})
 

@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
+from starlette import datastructures
 
 from kiemchung.api import service
 from kiemchung.api.http.deps import (
@@ -35,7 +36,7 @@ Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the doc
 CHUNK = 1024 * 1024
 
 
-def read_upload(upload: UploadFile, limit: int) -> bytes:
+def read_upload(upload: datastructures.UploadFile, limit: int) -> bytes:
     """The file's bytes, read in chunks and given up on at `limit` + 1."""
     chunks, size = [], 0
     while chunk := upload.file.read(min(CHUNK, limit + 1 - size)):

@@ -3,7 +3,7 @@ any of their files (a plan can pass on one file while another was altered after 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -28,7 +28,7 @@ def flagged_items(store: Store, *, unit: str | None = None, criterion: str | Non
         doubtful = verdict_flags(row.status, row.verdict.get("checks", []))[1]
         return any(c.get("name") == check for c in doubtful)
 
-    items = []
+    items: list[dict[str, Any]] = []
     for row, batch_id in store.find_verdicts(unit=unit, criterion=criterion, status=status,
                                              only_flagged=only_flagged, after_id=after_id,
                                              keep=has_check if check is not None else None,

@@ -23,7 +23,11 @@ def draw_sample(body: SampleCreate, key: Auditor, store: StoreDep):
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     population = flagged_items(store, unit=body.unit, criterion=body.criterion,
                                only_flagged=body.only_flagged)
-    wanted = body.size if body.size is not None else math.ceil(body.rate * len(population))
+    if body.size is not None:
+        wanted = body.size
+    else:
+        assert body.rate is not None   # the model asks for one of the two
+        wanted = math.ceil(body.rate * len(population))
     # The population is in verdict-id order, so the draw depends on the seed alone.
     chosen = random.Random(seed).sample(population, min(wanted, len(population)))
     chosen.sort(key=lambda item: item["verdict_id"])

@@ -30,5 +30,7 @@ if context.is_offline_mode():
 elif config.attributes.get("connection") is not None:
     run(config.attributes["connection"])
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as connection:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "alembic_config() is given a url or a connection"
+    with create_engine(url).connect() as connection:
         run(connection)
