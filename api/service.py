@@ -108,6 +108,8 @@ def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str 
     # Read whole, or nothing left unread (a text layer): it serves both kinds of request.
     key = whole_key if whole_text or not inspection.text.partial else keys[-1]
     store.save_inspection(sha256, key, inspection_to_record(inspection))
+    from kiemchung.api.store.reuse import record_fingerprint  # reused evidence: fingerprints
+    record_fingerprint(store, sha256, data, inspection)
     return inspection
 
 
@@ -233,3 +235,35 @@ def batch_report(store: Store, batch_id: str, ruleset: RuleSet | None = None
     except KiemchungError:
         return rows, []
     return rows, reports.batch_totals(ruleset, rows, batch.year)
+
+
+# -- reused evidence --------------------------------------------------------------------------
+
+def reused_evidence(store: Store, *, year: int, unit: str | None = None) -> list:
+    """Pairs of different documents that are the same document (re-saved, re-scanned, lightly
+    edited) handed in by two units, in two years, or by one unit for two criteria, with one
+    side in `year` (and of `unit`, given one): `verifier.reuse.ReusePair`s, from every
+    verdict's evidence. Documents read before fingerprints existed get theirs now, from their
+    cached inspection."""
+    from kiemchung.api.store import reuse as fingerprints
+    from kiemchung.verifier.reuse import Submission, find_reuse, involving
+
+    uses = fingerprints.handed_in(store)
+    known = fingerprints.get_fingerprints(store, (sha for sha, *_ in uses))
+    names: dict[str, dict[str, str]] = {}
+    submissions = []
+    for sha, who, criterion, in_year in uses:
+        if sha not in known:
+            found = fingerprints.fingerprint_from_cache(store, sha)
+            if found is None:
+                continue
+            known[sha] = found
+        if sha not in names:
+            with contextlib.suppress(NotFound):
+                document = store.get_document(sha)
+                names[sha] = {u.unit or "": u.name for u in reversed(document.uploads)}
+        shown = names.get(sha, {})
+        fp, facts = known[sha]
+        submissions.append(Submission(sha, who, criterion, in_year, facts, fp,
+                                      name=shown.get(who) or next(iter(shown.values()), "")))
+    return involving(find_reuse(submissions), year=year, unit=unit)

@@ -111,13 +111,13 @@ def safe_cell(value):
     return value
 
 
-def _safe_row(cells: Iterable) -> list:
+def safe_row(cells: Iterable) -> list:
     return [safe_cell(cell) for cell in cells]
 
 
-def _xlsx_row(cells: Iterable) -> list:
+def xlsx_row(cells: Iterable) -> list:
     return [XLSX_ILLEGAL.sub("\ufffd", cell) if isinstance(cell, str) else cell
-            for cell in _safe_row(cells)]
+            for cell in safe_row(cells)]
 
 
 def csv_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
@@ -129,7 +129,7 @@ def csv_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
     writer.writerow(CRITERION_HEADER + ("rank", "total", "band"))
     for row in rows:
         t = ranks.get((row.unit, row.level))
-        writer.writerow(_safe_row(row.cells() + ((t.rank, points_value(t.total), t.band or "")
+        writer.writerow(safe_row(row.cells() + ((t.rank, points_value(t.total), t.band or "")
                                                  if t else ("", "", ""))))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -142,13 +142,13 @@ def xlsx_bytes(rows: list[ReportRow], totals: list[UnitTotal]) -> bytes:
     sheet.title = "units"
     sheet.append(UNIT_HEADER)
     for t in totals:
-        sheet.append(_xlsx_row((t.unit, t.level, t.rank, points_value(t.total),
+        sheet.append(xlsx_row((t.unit, t.level, t.rank, points_value(t.total),
                                 points_value(t.achieved), points_value(t.maximum),
                                 t.band or "", t.pending_review)))
     sheet = book.create_sheet("criteria")
     sheet.append(CRITERION_HEADER)
     for row in rows:
-        sheet.append(_xlsx_row(row.cells()))
+        sheet.append(xlsx_row(row.cells()))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -6,16 +6,18 @@ Each command lives with its group (`documents`, `batch`, `trust`, `keys`, `serve
 
 import typer
 
-from kiemchung.api.cli import batch, documents, keys, serve, trust
+from kiemchung.api.cli import batch, campaign, documents, keys, reuse, serve, trust
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Pre-screen DTI evidence documents (tài liệu kiểm chứng).")
 
 for command in (documents.inspect, documents.demo, documents.verify, documents.rulesets,
-                documents.criteria, documents.score, batch.batch, batch.worker, serve.serve):
+                documents.criteria, documents.score, reuse.reuse, batch.batch, batch.worker,
+                serve.serve):
     app.command()(command)
 app.add_typer(trust.trust_app, name="trust")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(campaign.campaign_app, name="campaign")
 app.add_typer(serve.db_app, name="db")
 
 if __name__ == "__main__":

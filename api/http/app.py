@@ -28,10 +28,12 @@ from kiemchung.api.http.errors import install_problem_handlers, problem, request
 from kiemchung.api.http.routes import (
     audit,
     batches,
+    campaigns,
     documents,
     flagged,
     health,
     overrides,
+    reuse,
     samples,
     verdicts,
 )
@@ -64,7 +66,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.trust = service.load_trust_roots(settings)
     app.state.metrics = Metrics()
     install_problem_handlers(app)
-    for module in (documents, verdicts, overrides, batches, flagged, samples, audit):
+    for module in (documents, verdicts, overrides, batches, flagged, samples, audit, campaigns,
+                   reuse):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
     # The last added runs first: the request id exists before the body is read.

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kiemchung.api.jobs.batch_input import BatchInputError, OtherUnitsError
 from kiemchung.api.jobs.queue import BatchError
 from kiemchung.api.store import InvalidOverride, NotFound
+from kiemchung.api.store.campaigns import CampaignConflict
 from kiemchung.models.errors import InputFileError, KiemchungError, OcrUnavailableError
 from kiemchung.verifier.ruleset import RuleSetError
 
@@ -78,6 +79,8 @@ def _status_and_kind(error: KiemchungError) -> tuple[int, str]:
         return 422, "unreadable-file"
     if isinstance(error, InvalidOverride):
         return 422, "invalid-override"
+    if isinstance(error, CampaignConflict):
+        return 409, error.kind          # outside a phase's window, a draft's own key…
     if isinstance(error, RuleSetError):
         return 422, "invalid-criterion"
     if isinstance(error, OtherUnitsError):

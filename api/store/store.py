@@ -181,6 +181,14 @@ RUNTIME_PRIVILEGES = {
     "batches": "SELECT, INSERT, UPDATE",             # the job table moves on
     "batch_items": "SELECT, INSERT, UPDATE",
     "idempotency_keys": "SELECT, INSERT, UPDATE, DELETE",
+    "document_fingerprints": "SELECT, INSERT, DELETE",   # replaced when the extractors change
+    "campaigns": "SELECT, INSERT",
+    "campaign_units": "SELECT, INSERT",
+    "campaign_phases": "SELECT, INSERT, UPDATE",         # the host moves a window
+    "campaign_appraisers": "SELECT, INSERT, UPDATE",
+    "self_assessments": "SELECT, INSERT, UPDATE",        # draft → submitted, its pre-screen
+    "appraisals": "SELECT, INSERT",                      # decisions are never rewritten
+    "explanations": "SELECT, INSERT, UPDATE",            # linked to its pre-screen once
 }
 
 
@@ -515,7 +523,7 @@ class Store:
                 item = _required(session, BatchItemRow, item_id, f"no batch item {item_id}")
                 if item.state != ItemState.DONE:
                     row = _add_verdict(session, verdict, item.documents)
-                    marked = _rowcount(session.execute(
+                    marked = rowcount(session.execute(
                         update(BatchItemRow)
                         .where(BatchItemRow.id == item_id, BatchItemRow.state != ItemState.DONE)
                         .values(state=ItemState.DONE, verdict_id=row.id, error=None,
@@ -555,7 +563,7 @@ class Store:
         now = now or utcnow()
         stuck = (BatchItemRow.state == ItemState.RUNNING) & (BatchItemRow.deadline < now)
         with self.session() as session:
-            requeued = _rowcount(session.execute(
+            requeued = rowcount(session.execute(
                 update(BatchItemRow).where(stuck, BatchItemRow.attempts < max_attempts)
                 .values(state=ItemState.QUEUED, worker_id=None, deadline=None,
                         error="re-queued: no result before the deadline (worker lost or "
@@ -596,7 +604,7 @@ class Store:
             ready = session.scalars(select(BatchRow.id).where(
                 BatchRow.status != BatchStatus.DONE, BatchRow.total_items > 0, ~pending)).all()
             for batch_id in ready:
-                marked = _rowcount(session.execute(
+                marked = rowcount(session.execute(
                     update(BatchRow).where(BatchRow.id == batch_id,
                                            BatchRow.status != BatchStatus.DONE, ~pending)
                     .values(status=BatchStatus.DONE, finished_at=now or utcnow())
@@ -638,7 +646,7 @@ class Store:
                 IdempotentRequest.owner_key_id == owner, IdempotentRequest.scope == scope,
                 IdempotentRequest.key == key)).one()
             if earlier.status_code is None and earlier.created_at < now - stale_after:
-                taken = _rowcount(session.execute(
+                taken = rowcount(session.execute(
                     update(IdempotentRequest).where(
                         IdempotentRequest.id == earlier.id,
                         IdempotentRequest.status_code.is_(None),
@@ -758,7 +766,7 @@ def verdict_flags(status: str, checks: Iterable[dict]) -> tuple[list[str], list[
     return flags, doubtful
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
     """The rows an UPDATE changed. Session.execute is typed to give a Result; for an UPDATE it
     is a CursorResult, which has the count."""
     return cast(CursorResult[Any], result).rowcount

@@ -283,3 +283,185 @@ class IdempotentRequest(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)    # None: still being answered
     response: Mapped[dict[str, Any] | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- assessment rounds (đợt đánh giá): api/store/campaigns.py, api/campaigns.py ---------------
+
+class Phase(StrEnum):
+    """The steps of a round, in order; each open in the window the host sets for it."""
+
+    SELF_ASSESSMENT = "self_assessment"      # units draft and approve their claims
+    APPRAISAL = "appraisal"                  # round 1: appraisers confirm or change
+    EXPLANATION = "explanation"              # giải trình: units answer the remarks
+    SECOND_APPRAISAL = "second_appraisal"    # round 2
+    PUBLICATION = "publication"
+
+
+class AssessmentState(StrEnum):
+    DRAFT = "draft"              # drafted by one key of the unit
+    SUBMITTED = "submitted"      # approved by a second key: counts, and is pre-screened
+
+
+class CampaignRow(Base):
+    """An assessment round: one rule set and year, the units assessed, the phase windows."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    ruleset_id: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CampaignUnitRow(Base):
+    """A unit assessed in a round, its level and the unit that assesses it (a commune's
+    district), if any."""
+
+    __tablename__ = "campaign_units"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit",
+                                       name="uq_campaign_units_campaign_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    unit: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    parent: Mapped[str | None] = mapped_column(String(300))
+
+
+class CampaignPhaseRow(Base):
+    """The window of one phase of a round, both days included (Vietnam's calendar day)."""
+
+    __tablename__ = "campaign_phases"
+    __table_args__ = (UniqueConstraint("campaign_id", "phase",
+                                       name="uq_campaign_phases_campaign_phase"),
+                      CheckConstraint(f"phase IN ({_values(Phase)})", name="phase"),
+                      CheckConstraint("opens_on <= closes_on", name="window"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    phase: Mapped[str] = mapped_column(String(32))
+    opens_on: Mapped[dt.date] = mapped_column()
+    closes_on: Mapped[dt.date] = mapped_column()
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CampaignAppraiserRow(Base):
+    """An appraiser key limited, in one round, to the criteria under these id prefixes
+    ("2." or "2": index 2). An appraiser key without a row appraises every criterion."""
+
+    __tablename__ = "campaign_appraisers"
+    __table_args__ = (UniqueConstraint("campaign_id", "key_id",
+                                       name="uq_campaign_appraisers_campaign_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    criterion_prefixes: Mapped[list[str]] = mapped_column(Json)
+
+
+class SelfAssessmentRow(Base):
+    """A unit's claim for one criterion: points, figures, evidence (sha256s) or an explanation
+    when there is no file; `batch_item_id` is its pre-screening."""
+
+    __tablename__ = "self_assessments"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit", "criterion",
+                                       name="uq_self_assessments_campaign_unit_criterion"),
+                      CheckConstraint(f"state IN ({_values(AssessmentState)})", name="state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    unit: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    criterion: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=AssessmentState.DRAFT.value)
+    claimed_points: Mapped[float] = mapped_column(Float)
+    figures: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    evidence: Mapped[list[str]] = mapped_column(Json)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    drafted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    drafted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    batch_item_id: Mapped[int | None] = mapped_column(ForeignKey("batch_items.id"))
+
+
+class AppraisalRow(Base):
+    """An appraiser's decision on a submitted criterion, round 1 or 2: confirm the verdict, or
+    change it (an override of the verdict, with its reason); a remark to the unit. The last
+    decision of a round is the one that counts."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (CheckConstraint("round IN (1, 2)", name="round"),
+                      CheckConstraint("action IN ('confirm', 'change')", name="action"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("self_assessments.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    remark: Mapped[str | None] = mapped_column(Text)
+    verdict_id: Mapped[int | None] = mapped_column(ForeignKey("verdicts.id"))
+    override_id: Mapped[int | None] = mapped_column(ForeignKey("overrides.id"))
+    by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ExplanationRow(Base):
+    """A unit's answer (giải trình) to a round-1 remark: text and/or new evidence, the new
+    evidence pre-screened again (`batch_item_id`)."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("self_assessments.id"), index=True)
+    appraisal_id: Mapped[int | None] = mapped_column(ForeignKey("appraisals.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(Json)
+    batch_item_id: Mapped[int | None] = mapped_column(ForeignKey("batch_items.id"))
+    by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DocumentFingerprintRow(Base):
+    """A document's fingerprints for finding it again under other bytes (re-saved, re-scanned,
+    lightly edited: `extractors/fingerprint.py`), and the facts it was read with, once per
+    document; a row of another `extractor_version` is made again."""
+
+    __tablename__ = "document_fingerprints"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), primary_key=True)
+    extractor_version: Mapped[str] = mapped_column(String(64))
+    minhash: Mapped[list[int] | None] = mapped_column(Json)     # None: too little text
+    phash: Mapped[str | None] = mapped_column(String(64))       # hex; None: no image
+    scanned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    words: Mapped[int] = mapped_column(Integer, default=0)
+    facts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # number, issue_date, issuer
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PublicationRow(Base):
+    """A campaign's published result, frozen: the whole publication as JSON, its digest, the
+    rule set and version it was computed with. Re-opening (an admin, with a reason) marks it
+    re-opened and keeps it; the next publication has the next number."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("campaign_id", "number",
+                                       name="uq_publications_campaign_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(Sha256)
+    ruleset_id: Mapped[str] = mapped_column(String(100))
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    published_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reopened_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
