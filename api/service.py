@@ -10,7 +10,9 @@ the batch workers call these and nothing below them.
 - read-whole retries: `read_whole_from_store` / `read_whole_from_files`, for a scan read only
   in its header and signer area when a check needs the rest;
 - `verify` (one criterion of one unit) and `score` (every criterion of every unit, totals);
-- `batch_report`: a batch's report rows and totals, read from the store.
+- `batch_report`: a batch's report rows and totals, read from the store;
+- `reused_evidence`: the same document handed in again under other bytes (fingerprints are
+  recorded when a document is first read).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from kiemchung.api.store import NotFound, Store
+from kiemchung.api.store import reuse as fingerprints
 from kiemchung.api.store.tables import ItemState
 from kiemchung.extractors.signatures import TrustStore, fingerprint_sha256, load_trust
 from kiemchung.models.errors import InputFileError, KiemchungError
@@ -38,6 +41,7 @@ from kiemchung.models.timing import stage
 from kiemchung.models.verdicts import Verdict, points_value
 from kiemchung.verifier import reports
 from kiemchung.verifier.evaluate import EvaluationContext, UnreadableFile, evaluate_criterion
+from kiemchung.verifier.reuse import ReusePair, Submission, find_reuse, involving
 from kiemchung.verifier.ruleset import Level, RuleSet, load_ruleset
 from kiemchung.verifier.scoring import UnitTotal, evaluate_units
 from kiemchung.verifier.settings import Settings
@@ -108,8 +112,7 @@ def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str 
     # Read whole, or nothing left unread (a text layer): it serves both kinds of request.
     key = whole_key if whole_text or not inspection.text.partial else keys[-1]
     store.save_inspection(sha256, key, inspection_to_record(inspection))
-    from kiemchung.api.store.reuse import record_fingerprint  # reused evidence: fingerprints
-    record_fingerprint(store, sha256, data, inspection)
+    fingerprints.record_fingerprint(store, sha256, data, inspection)     # for reused evidence
     return inspection
 
 
@@ -239,15 +242,12 @@ def batch_report(store: Store, batch_id: str, ruleset: RuleSet | None = None
 
 # -- reused evidence --------------------------------------------------------------------------
 
-def reused_evidence(store: Store, *, year: int, unit: str | None = None) -> list:
+def reused_evidence(store: Store, *, year: int, unit: str | None = None) -> list[ReusePair]:
     """Pairs of different documents that are the same document (re-saved, re-scanned, lightly
     edited) handed in by two units, in two years, or by one unit for two criteria, with one
     side in `year` (and of `unit`, given one): `verifier.reuse.ReusePair`s, from every
     verdict's evidence. Documents read before fingerprints existed get theirs now, from their
     cached inspection."""
-    from kiemchung.api.store import reuse as fingerprints
-    from kiemchung.verifier.reuse import Submission, find_reuse, involving
-
     uses = fingerprints.handed_in(store)
     known = fingerprints.get_fingerprints(store, (sha for sha, *_ in uses))
     names: dict[str, dict[str, str]] = {}

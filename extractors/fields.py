@@ -29,6 +29,7 @@ from spacy.matcher import Matcher
 
 from kiemchung.extractors.layout import merge_fragments
 from kiemchung.extractors.lexicon import SNAPPED_CONFIDENCE, snap_line, snap_name, unmarked
+from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
 from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, nfc
 from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
 
@@ -693,6 +694,13 @@ def _known_title(text: str) -> tuple[str, float]:
     if known:
         score, _, title = max(known, key=lambda item: (item[1], item[0]))
         return title, 100.0 if title == text.upper() else float(score)
+    # A word no Vietnamese syllable ("SUỦ TỊCH"): OCR damaged the title, so a nearer match
+    # is taken — the closest one, said to be doubtful.
+    if any(not is_vietnamese_syllable(word) for word in re.findall(r"\w+", text)):
+        near = [item for item in scored if item[0] >= 80]
+        if near:
+            score, _, title = max(near, key=lambda item: (item[0], item[1]))
+            return title, min(float(score), 60.0)
     return text, 80.0
 
 

@@ -153,28 +153,50 @@ def _syllables() -> frozenset[str]:
     return frozenset(s for key in _phrases() for s in key)
 
 
+def _pieces(core: str, known: frozenset[str], most: int = 4) -> list[int] | None:
+    """Where `core` splits into 2 to `most` syllables the phrases know (the fewest pieces):
+    the cut positions, or None."""
+    def split(start: int, left: int) -> list[int] | None:
+        for end in range(len(core), start + 1, -1):
+            if unmarked(core[start:end]) not in known:
+                continue
+            if end == len(core):
+                return []
+            rest = split(end, left - 1) if left > 1 else None
+            if rest is not None:
+                return [end, *rest]
+        return None
+
+    for count in range(2, most + 1):
+        cuts = split(0, count)
+        if cuts is not None and len(cuts) == count - 1:
+            return cuts
+    return None
+
+
 def _unglued(words: tuple[Word, ...]) -> tuple[Word, ...]:
-    """OCR joins two capital words of a header ("TỈNHLÂM"): a word no phrase knows that splits
-    into two syllables the phrases know becomes two words, its box shared by their lengths."""
+    """OCR joins capital words of a header ("TỈNHLÂM", "TỈNHLÂMĐỎNG"): a word no phrase knows
+    that splits into syllables the phrases know becomes those words, its box shared by their
+    lengths."""
     known = _syllables()
     out: list[Word] = []
     for word in words:
         lead, core, trail = _edges(word.text)
-        if len(core) < 4 or not core.isalpha() or not core.isupper() \
-                or unmarked(core) in known or is_vietnamese_syllable(core):
+        cuts = None
+        if len(core) >= 4 and core.isalpha() and core.isupper() \
+                and unmarked(core) not in known and not is_vietnamese_syllable(core):
+            cuts = _pieces(core, known)
+        if cuts is None:
             out.append(word)
             continue
-        for cut in range(2, len(core) - 1):
-            if unmarked(core[:cut]) in known and unmarked(core[cut:]) in known:
-                box = word.bbox
-                x = box.x0 + (box.x1 - box.x0) * (len(lead) + cut) / len(word.text)
-                out.append(Word(lead + core[:cut], BBox(box.x0, box.y0, x, box.y1),
-                                min(word.confidence, SNAPPED_CONFIDENCE)))
-                out.append(Word(core[cut:] + trail, BBox(x, box.y0, box.x1, box.y1),
-                                min(word.confidence, SNAPPED_CONFIDENCE)))
-                break
-        else:
-            out.append(word)
+        box, bounds = word.bbox, [0, *cuts, len(core)]
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            text = (lead if i == 0 else "") + core[a:b] + (trail if b == len(core) else "")
+            x0 = box.x0 + (box.x1 - box.x0) * (len(lead) + a if a else 0) / len(word.text)
+            x1 = box.x1 if b == len(core) else \
+                box.x0 + (box.x1 - box.x0) * (len(lead) + b) / len(word.text)
+            out.append(Word(text, BBox(x0, box.y0, x1, box.y1),
+                            min(word.confidence, SNAPPED_CONFIDENCE)))
     return tuple(out)
 
 

@@ -1,15 +1,21 @@
 """Assessment rounds (đợt đánh giá) over the real service: a SQLite store in a temporary data
-dir (and once on this machine's PostgreSQL), the HTTP app through TestClient, evidence made and
-signed by the project's generator, pre-screening batches run by the local worker pool.
+dir (and the same round on this machine's PostgreSQL), the HTTP app through TestClient,
+evidence made and signed by the project's generator, pre-screening batches run by the local
+worker pool.
 
-The whole path: draft → approval by a second key → pre-screen verdict → appraisal (override
-with reason and remark) → explanation with new evidence → second appraisal → final_outcomes;
-and the refusals: the drafting key approving, outside a phase's window, a unit key reading
-another unit's self-assessment, an appraiser outside its criterion group.
+The whole path, for three units at two levels (two huyện and a Sở), each with a key that
+drafts and a second key that approves: draft → approval → pre-screen verdict (claimed against
+verified: đối chiếu) → appraisal (override with reason and remark, or confirmation) →
+explanation (with new evidence, pre-screened again, or text only) → second appraisal →
+final_outcomes → publication (ranks per level, claimed against final, CSV and XLSX) → re-open;
+every step in the audit log, each unit seeing its own rows only. And the refusals: the
+drafting key approving, outside a phase's window, a unit key reading another unit's
+self-assessment, an appraiser outside its criterion group.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import time
@@ -22,18 +28,23 @@ from kiemchung.api import campaigns as flow
 from kiemchung.api.cli import common
 from kiemchung.api.cli.campaign import campaign_app
 from kiemchung.api.http.routes import campaigns as campaign_routes
-from kiemchung.api.store.keys import create_key
-from kiemchung.api.store.tables import Phase, Role
+from kiemchung.api.store.keys import authenticate, create_key
+from kiemchung.api.store.tables import ApiKey, Phase, Role
+from kiemchung.models.fields import DocType
+from samples.content import AGENCIES
 from samples.pki import DemoPKI
 from tests.helpers import (
     OTHER_UNIT,
+    PHONG_DIEN,
     UNIT,
     Service,
     assert_problem,
+    plan,
     plan_spec,
     postgres_schema,
     service_settings,
     signed,
+    spec_of,
 )
 
 TODAY = flow.today()
@@ -44,6 +55,15 @@ PAST = {"opens_on": (TODAY - dt.timedelta(days=30)).isoformat(),
 FUTURE = {"opens_on": (TODAY + dt.timedelta(days=10)).isoformat(),
           "closes_on": (TODAY + dt.timedelta(days=30)).isoformat()}
 
+SO = "Sở Y tế"                                   # a provincial department: level so
+SO_Y_TE = next(a for a in AGENCIES if a.unit_name == SO)
+PROVINCE = "UBND tỉnh Thừa Thiên Huế"
+# The units of every round: level, and the two keys of each (the drafter's, the approver's).
+MEMBERS = {UNIT: "huyen", OTHER_UNIT: "huyen", SO: "so"}
+KEYS = {UNIT: ("unit", "unit_b"), OTHER_UNIT: ("other_unit", "other_unit_b"),
+        SO: ("so", "so_b")}
+CRITERIA = {"huyen": 53, "so": 35}               # hue-2024's criteria at each level
+
 
 @pytest.fixture(scope="module")
 def pki():
@@ -52,13 +72,18 @@ def pki():
 
 @pytest.fixture(scope="module")
 def plans(pki) -> dict[str, bytes]:
-    """The district's plan issued in March (half the points of 2.1) and in January (all)."""
+    """Phú Vang's plan issued in March (half the points of 2.1) and in January (all), Phong
+    Điền's issued in March, the Sở's issued in January."""
+    so_plan = spec_of(DocType.KE_HOACH, dt.date(2024, 1, 22), agency=SO_Y_TE, seed=4,
+                      subject="Chuyển đổi số ngành Y tế năm 2024")
     return {"march": signed(plan_spec(dt.date(2024, 3, 12)), pki),
-            "january": signed(plan_spec(dt.date(2024, 1, 15), seed=3), pki)}
+            "january": signed(plan_spec(dt.date(2024, 1, 15), seed=3), pki),
+            "phong_dien": plan(PHONG_DIEN, dt.date(2024, 3, 20), pki),
+            "so": signed(so_plan, pki)}
 
 
 class Round:
-    """A service with a second key of our unit and an appraiser limited to index 1."""
+    """A service with two keys of each unit of the round and an appraiser limited to index 1."""
 
     def __init__(self, service: Service):
         self.service, self.client, self.store = service, service.client, service.store
@@ -68,8 +93,17 @@ class Round:
                    for route in service.app.routes):
             service.app.include_router(campaign_routes.router, prefix="/v1")
         service.tokens["unit_b"] = create_key(store, "unit second", Role.UNIT, UNIT)[0]
+        service.tokens["other_unit_b"] = create_key(store, "other second", Role.UNIT,
+                                                    OTHER_UNIT)[0]
+        service.tokens["so"] = create_key(store, "so", Role.UNIT, SO)[0]
+        service.tokens["so_b"] = create_key(store, "so second", Role.UNIT, SO)[0]
         token, self.limited = create_key(store, "appraiser of index 1", Role.APPRAISER)
         service.tokens["limited"] = token
+
+    def key(self, role: str) -> ApiKey:
+        found = authenticate(self.store, self.service.tokens[role])
+        assert found is not None, role
+        return found
 
     def call(self, method: str, path: str, role: str, **kw):
         return self.client.request(method, f"/v1/campaigns{path}",
@@ -80,16 +114,17 @@ class Round:
                                                        "year": 2024})
         assert created.status_code == 201, created.text
         cid = created.json()["id"]
-        for unit in (UNIT, OTHER_UNIT):
+        for unit, level in MEMBERS.items():
             added = self.call("POST", f"/{cid}/units", "admin",
-                              json={"unit": unit, "level": "huyen",
-                                    "parent": "UBND tỉnh Thừa Thiên Huế"})
+                              json={"unit": unit, "level": level, "parent": PROVINCE})
             assert added.status_code == 201, added.text
         for phase in Phase:
-            window = (phases or {}).get(phase.value, OPEN)
-            done = self.call("PUT", f"/{cid}/phases/{phase.value}", "admin", json=window)
-            assert done.status_code == 200, done.text
+            self.window(cid, phase.value, (phases or {}).get(phase.value, OPEN))
         return cid
+
+    def window(self, cid: int, phase: str, window: dict) -> None:
+        done = self.call("PUT", f"/{cid}/phases/{phase}", "admin", json=window)
+        assert done.status_code == 200, done.text
 
     def upload(self, role: str, data: bytes, name: str) -> str:
         response = self.service.upload(role, data, name=name)
@@ -112,35 +147,85 @@ def rounds(tmp_path_factory, pki):
 
 
 def full_path(r: Round, plans: dict[str, bytes]) -> None:
+    """The whole round for the three units, on whichever store `r` runs."""
     cid = r.campaign()
+    # Each unit uploads its own plan with its drafting key and drafts 2.1 with it.
     march = r.upload("unit", plans["march"], "ke-hoach-thang-3.pdf")
-    drafted = r.call("POST", f"/{cid}/assessments", "unit", json={
-        "criterion": "2.1", "claimed_points": 10, "figures": {"plans": 1},
-        "evidence": [march]})
-    assert drafted.status_code == 200, drafted.text
-    aid = drafted.json()["id"]
-    assert drafted.json()["state"] == "draft" and drafted.json()["prescreens"] == []
+    theirs = r.upload("other_unit", plans["phong_dien"], "ke-hoach-phong-dien.pdf")
+    so_plan = r.upload("so", plans["so"], "ke-hoach-so-y-te.pdf")
+    evidence = {UNIT: march, OTHER_UNIT: theirs, SO: so_plan}
+    ids: dict[str, int] = {}
+    for unit, sha in evidence.items():
+        drafted = r.call("POST", f"/{cid}/assessments", KEYS[unit][0], json={
+            "criterion": "2.1", "claimed_points": 10, "figures": {"plans": 1},
+            "evidence": [sha]})
+        assert drafted.status_code == 200, drafted.text
+        view = drafted.json()
+        assert (view["unit"], view["level"], view["state"]) == (unit, MEMBERS[unit], "draft")
+        assert view["prescreens"] == [] and view["max_points"] == 10
+        ids[unit] = view["id"]
+    aid = ids[UNIT]
+    # A unit's evidence is its own upload: another unit's file is as if it did not exist.
+    assert_problem(r.call("POST", f"/{cid}/assessments", "so", json={
+        "criterion": "2.1", "claimed_points": 10, "evidence": [march]}), 404)
 
-    # The key that drafted may not approve; a second key of the unit does.
+    # The key that drafted may not approve; a second key of the unit does, for each unit.
     assert_problem(r.call("POST", f"/{cid}/approvals", "unit", json={"criteria": ["2.1"]}),
                    409, mentions="second, different key")
-    approved = r.call("POST", f"/{cid}/approvals", "unit_b", json={"criteria": ["2.1"]})
-    assert approved.status_code == 202, approved.text
-    r.wait(approved.json()["batch_id"])
+    assert_problem(r.call("POST", f"/{cid}/approvals", "so", json={}), 409,
+                   mentions="second, different key")
+    batches = []
+    for unit in MEMBERS:
+        approved = r.call("POST", f"/{cid}/approvals", KEYS[unit][1],
+                          json={"criteria": ["2.1"]} if unit == UNIT else {})
+        assert approved.status_code == 202, approved.text
+        [submitted] = approved.json()["assessments"]
+        assert submitted["id"] == ids[unit] and submitted["state"] == "submitted"
+        batches.append(approved.json()["batch_id"])
+    assert len(set(batches)) == 3
+    for batch_id in batches:                    # the three batches run side by side
+        r.wait(batch_id)
 
-    read = r.call("GET", f"/{cid}/assessments/{aid}", "unit")
-    assert read.status_code == 200, read.text
-    view = read.json()
+    views = {unit: r.call("GET", f"/{cid}/assessments/{ids[unit]}", KEYS[unit][0]).json()
+             for unit in MEMBERS}
+    view = views[UNIT]
     assert view["state"] == "submitted" and len(view["prescreens"]) == 1
     first = view["prescreens"][0]
     assert first["state"] == "done" and first["status"] == "partial" and first["points"] == 5
     assert view["doi_chieu"] == {"claimed_points": 10, "verified_points": 5,
                                  "verdict_id": first["verdict_id"], "differs": True}
     assert view["outcome"]["decided_by"] == "verdict"
+    # Phong Điền's plan, issued in March too: half the points; the Sở's, in January: all.
+    [theirs_first] = views[OTHER_UNIT]["prescreens"]
+    assert (theirs_first["status"], theirs_first["points"]) == ("partial", 5)
+    assert views[OTHER_UNIT]["doi_chieu"]["differs"] is True
+    [so_first] = views[SO]["prescreens"]
+    assert (so_first["status"], so_first["points"]) == ("pass", 10), so_first["summary"]
+    assert views[SO]["doi_chieu"] == {"claimed_points": 10, "verified_points": 10,
+                                      "verdict_id": so_first["verdict_id"], "differs": False}
+    for unit in MEMBERS:
+        drafter, approver = (r.key(role) for role in KEYS[unit])
+        assert drafter.id != approver.id and drafter.unit == approver.unit == unit
+        assert (views[unit]["drafted_by"], views[unit]["approved_by"]) == \
+            (drafter.id, approver.id)
 
-    # Another unit's key: as if it did not exist.
-    assert_problem(r.call("GET", f"/{cid}/assessments/{aid}", "other_unit"), 404)
-    assert r.call("GET", f"/{cid}/assessments", "other_unit").json() == []
+    # Each unit's keys see their own unit only: another's self-assessment answers 404.
+    for unit in MEMBERS:
+        for role in KEYS[unit]:
+            listed = r.call("GET", f"/{cid}/assessments", role).json()
+            assert [a["id"] for a in listed] == [ids[unit]], role
+            assert r.call("GET", f"/{cid}/assessments", role,
+                          params={"unit": next(u for u in MEMBERS if u != unit)}).json() == []
+            assert [u["unit"] for u in r.call("GET", f"/{cid}", role).json()["units"]] == \
+                [unit]
+            for other in MEMBERS:
+                if other != unit:
+                    assert_problem(r.call("GET", f"/{cid}/assessments/{ids[other]}", role), 404)
+    assert {a["unit"] for a in r.call("GET", f"/{cid}/assessments", "appraiser").json()} == \
+        set(MEMBERS)
+    assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "so",
+                          json={"action": "confirm"}), 403)
+
     # An appraiser limited to index 1 does not appraise 2.1; a plain appraiser does.
     limit = r.call("PUT", f"/{cid}/appraisers/{r.limited.id}", "admin",
                    json={"criterion_prefixes": ["1."]})
@@ -150,6 +235,9 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "appraiser",
                           json={"action": "change", "status": "partial", "points": 4}),
                    400, mentions="reason")
+    # Round 2 waits for round 1.
+    assert_problem(r.call("POST", f"/{cid}/assessments/{ids[SO]}/appraisals", "appraiser",
+                          json={"round": 2, "action": "confirm"}), 409, mentions="round-1")
     changed = r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "appraiser", json={
         "round": 1, "action": "change", "status": "partial", "points": 4,
         "reason": "the plan names no budget", "remark": "send the plan issued in January"})
@@ -160,6 +248,28 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     assert (override.status, override.points, override.reason) == \
         ("partial", 4, "the plan names no budget")
     assert r.store.get_verdict(first["verdict_id"]).points == 5          # the verdict stays
+    for unit, remark in ((OTHER_UNIT, "issued in March: half the points"),
+                         (SO, "issued in January: in order")):
+        confirmed = r.call("POST", f"/{cid}/assessments/{ids[unit]}/appraisals", "appraiser",
+                           json={"round": 1, "action": "confirm", "remark": remark})
+        assert confirmed.status_code == 201, confirmed.text
+        [decision] = confirmed.json()["appraisals"]
+        assert (decision["action"], decision["override_id"], decision["remark"]) == \
+            ("confirm", None, remark)
+        # The unit reads the remark on its own assessment.
+        mine = r.call("GET", f"/{cid}/assessments/{ids[unit]}", KEYS[unit][1]).json()
+        assert [a["remark"] for a in mine["appraisals"]] == [remark]
+
+    # Outside its window the explanation is refused, saying so; in it, it goes in.
+    r.window(cid, "explanation", PAST)
+    closed = assert_problem(r.call("POST", f"/{cid}/assessments/{ids[OTHER_UNIT]}/"
+                                   "explanations", "other_unit", json={"text": "late"}),
+                            409, mentions="is closed")
+    assert PAST["closes_on"] in closed["detail"] and "explanation" in closed["detail"]
+    r.window(cid, "explanation", OPEN)
+    # A unit does not explain another unit's assessment: it does not exist for it.
+    assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/explanations", "other_unit",
+                          json={"text": "not ours"}), 404)
 
     # Giải trình: new evidence is pre-screened again, with the first.
     january = r.upload("unit", plans["january"], "ke-hoach-thang-1.pdf")
@@ -169,15 +279,31 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     [explanation] = explained.json()["explanations"]
     rescreen = r.store.get_item(explanation["batch_item_id"])
     assert set(rescreen.documents) == {march, january}
+    # Phong Điền explains in words only: nothing to pre-screen again.
+    words = r.call("POST", f"/{cid}/assessments/{ids[OTHER_UNIT]}/explanations", "other_unit_b",
+                   json={"text": "the plan waited for the province's own"})
+    assert words.status_code == 201, words.text
+    [their_explanation] = words.json()["explanations"]
+    assert their_explanation["batch_item_id"] is None and their_explanation["evidence"] == []
+    assert len(words.json()["prescreens"]) == 1
     r.wait(rescreen.batch_id)
     again = r.call("GET", f"/{cid}/assessments/{aid}", "unit_b").json()
     second = again["prescreens"][-1]
     assert second["source"] == f"explanation:{explanation['id']}" and second["state"] == "done"
+    assert (second["status"], second["points"]) == ("pass", 10), second["summary"]
+    assert again["doi_chieu"] == {"claimed_points": 10, "verified_points": 10,
+                                  "verdict_id": second["verdict_id"], "differs": False}
 
+    # The second round decides: on the new pre-screening for Phú Vang, on the first for
+    # Phong Điền; the Sở stays with its round-1 decision.
     confirmed = r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "admin",
                        json={"round": 2, "action": "confirm", "remark": "accepted"})
     assert confirmed.status_code == 201, confirmed.text
     assert [a["round"] for a in confirmed.json()["appraisals"]] == [1, 2]
+    kept = r.call("POST", f"/{cid}/assessments/{ids[OTHER_UNIT]}/appraisals", "appraiser",
+                  json={"round": 2, "action": "confirm", "remark": "half the points stand"})
+    assert kept.status_code == 201, kept.text
+    assert [(a["round"], a["points"]) for a in kept.json()["appraisals"]] == [(1, 5), (2, 5)]
 
     outcomes = {(o.unit, o.criterion): o for o in flow.final_outcomes(r.store, cid)}
     ours = outcomes[(UNIT, "2.1")]
@@ -185,41 +311,111 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     assert (ours.final_status, ours.final_points) == (second["status"], second["points"])
     assert ours.claimed_points == 10 and ours.max_points == 10
     assert ours.evidence == (march, january) and ours.level == "huyen"
-    assert outcomes[(OTHER_UNIT, "2.1")].final_status == "not_submitted"
-    assert len(outcomes) == 2 * 53                               # every criterion of huyện
-    plain = r.call("GET", f"/{cid}/outcomes", "unit").json()
-    assert {row["unit"] for row in plain} == {UNIT}
-    assert next(row for row in plain if row["criterion"] == "2.1") == ours.as_dict()
-    [status] = r.call("GET", f"/{cid}/status", "unit").json()
-    assert (status["submitted"], status["appraised"], status["second_appraised"]) == (1, 1, 1)
+    theirs_row = outcomes[(OTHER_UNIT, "2.1")]
+    assert (theirs_row.decided_by, theirs_row.final_status, theirs_row.final_points) == \
+        ("second_appraisal", "partial", 5)
+    assert theirs_row.evidence == (theirs,) and theirs_row.verdict_id == theirs_first["verdict_id"]
+    so_row = outcomes[(SO, "2.1")]
+    assert (so_row.decided_by, so_row.final_status, so_row.final_points) == \
+        ("appraisal", "pass", 10)
+    assert (so_row.level, so_row.parent, so_row.evidence) == ("so", PROVINCE, (so_plan,))
+    assert outcomes[(OTHER_UNIT, "1.1")].final_status == "not_submitted"
+    assert len(outcomes) == sum(CRITERIA[level] for level in MEMBERS.values())
+    # /outcomes and /status: each unit key its own rows; the appraiser every unit's.
+    progress = {UNIT: (1, 1, 1, 1), OTHER_UNIT: (1, 1, 1, 1), SO: (1, 1, 0, 0)}
+    for unit in MEMBERS:
+        for role in KEYS[unit]:
+            plain = r.call("GET", f"/{cid}/outcomes", role).json()
+            assert {row["unit"] for row in plain} == {unit}
+            assert len(plain) == CRITERIA[MEMBERS[unit]]
+            assert next(row for row in plain if row["criterion"] == "2.1") == \
+                outcomes[(unit, "2.1")].as_dict()
+            [status] = r.call("GET", f"/{cid}/status", role).json()
+            assert status["unit"] == unit and status["level"] == MEMBERS[unit]
+            assert (status["submitted"], status["appraised"], status["second_appraised"],
+                    status["explained"]) == progress[unit]
+    assert {row["unit"] for row in r.call("GET", f"/{cid}/outcomes", "appraiser").json()} == \
+        set(MEMBERS)
+    assert [row["unit"] for row in r.call("GET", f"/{cid}/status", "appraiser").json()] == \
+        list(MEMBERS)
 
-    actions = [e.action for e in r.store.audit_entries(subject=f"assessment:{aid}")]
-    assert actions == ["assessment.draft", "assessment.approve", "assessment.appraisal.round1",
-                       "assessment.explanation", "assessment.explanation.prescreen",
-                       "assessment.appraisal.round2"]
+    # Every step of every unit is in the audit log, by the key that took it.
+    steps = {UNIT: ["assessment.draft", "assessment.approve", "assessment.appraisal.round1",
+                    "assessment.explanation", "assessment.explanation.prescreen",
+                    "assessment.appraisal.round2"],
+             OTHER_UNIT: ["assessment.draft", "assessment.approve",
+                          "assessment.appraisal.round1", "assessment.explanation",
+                          "assessment.appraisal.round2"],
+             SO: ["assessment.draft", "assessment.approve", "assessment.appraisal.round1"]}
+    by = {UNIT: ["unit", "unit_b", "appraiser", "unit", "unit", "admin"],
+          OTHER_UNIT: ["other_unit", "other_unit_b", "appraiser", "other_unit_b",
+                       "appraiser"],
+          SO: ["so", "so_b", "appraiser"]}
+    for unit in MEMBERS:
+        entries = r.store.audit_entries(subject=f"assessment:{ids[unit]}")
+        assert [e.action for e in entries] == steps[unit], unit
+        assert [e.actor_key_id for e in entries] == [r.key(role).id for role in by[unit]]
+        draft_entry, approve_entry = entries[:2]
+        assert (draft_entry.details["unit"], draft_entry.details["evidence"]) == \
+            (unit, [evidence[unit]])
+        assert approve_entry.details["drafted_by"] == r.key(KEYS[unit][0]).id
 
-    # Publication: the admin freezes the result; the round takes no action until re-opened.
+    # Publication, in its window only: the admin freezes the result; the round takes no
+    # action until re-opened.
+    r.window(cid, "publication", FUTURE)
+    early = assert_problem(r.call("POST", f"/{cid}/publications", "admin"), 409,
+                           mentions="has not opened yet")
+    assert "publication" in early["detail"] and FUTURE["opens_on"] in early["detail"]
+    r.window(cid, "publication", OPEN)
     assert_problem(r.call("POST", f"/{cid}/publications", "appraiser"), 403)
     published = r.call("POST", f"/{cid}/publications", "admin")
     assert published.status_code == 201, published.text
     first_pub = published.json()
     units = {u["unit"]: u for u in first_pub["publication"]["units"]}
+    assert set(units) == set(MEMBERS)
     [row21] = [c for c in units[UNIT]["criteria"] if c["criterion"] == "2.1"]
     assert (row21["claimed"], row21["final"]) == (10, second["points"])
     assert row21["difference"] == second["points"] - 10
     assert row21["evidence"] == sorted([march, january])
-    assert units[UNIT]["rank"] == 1 and units[OTHER_UNIT]["final_total"] == 0
+    # Ranks per level: the two huyện by their points, the Sở alone in its group.
+    assert [(u["unit"], u["rank"]) for u in first_pub["publication"]["units"]
+            if u["level"] == "huyen"] == [(UNIT, 1), (OTHER_UNIT, 2)]
+    assert units[UNIT]["total"] > units[OTHER_UNIT]["total"]
+    assert (units[SO]["level"], units[SO]["rank"]) == ("so", 1)
+    # Claimed against final: Phong Điền claimed 10 and got 5; the others got what they claimed.
+    assert (units[UNIT]["claimed_total"], units[UNIT]["final_total"]) == (10, 10)
+    assert (units[OTHER_UNIT]["claimed_total"], units[OTHER_UNIT]["final_total"],
+            units[OTHER_UNIT]["difference"], units[OTHER_UNIT]["differences"]) == \
+        (10, 5, -5, ["2.1"])
+    [their21] = [c for c in units[OTHER_UNIT]["criteria"] if c["criterion"] == "2.1"]
+    assert (their21["claimed"], their21["final"], their21["difference"]) == (10, 5, -5)
+    assert (units[SO]["claimed_total"], units[SO]["final_total"], units[SO]["differences"]) \
+        == (10, 10, [])
+    assert len(units[SO]["criteria"]) == CRITERIA["so"]
     assert first_pub["in_force"] and first_pub["ruleset"] == "hue-2024"
     assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "admin",
                           json={"round": 2, "action": "confirm"}), 409, mentions="published")
     assert_problem(r.call("POST", f"/{cid}/publications", "admin"), 409, mentions="re-open")
     stored = r.call("GET", f"/{cid}/publications/1", "unit").json()
     assert stored["reproduced"] is True and stored["digest"] == first_pub["digest"]
+    # The exports hold all three units, with their ranks and differences.
     report = r.call("GET", f"/{cid}/publications/1/report.csv", "auditor")
-    assert report.status_code == 200 and UNIT in report.content.decode("utf-8-sig")
+    assert report.status_code == 200, report.text
+    rows = list(csv.DictReader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert len(rows) == len(outcomes)
+    assert {(row["unit"], row["level"], row["rank"]) for row in rows} == \
+        {(UNIT, "huyen", "1"), (OTHER_UNIT, "huyen", "2"), (SO, "so", "1")}
+    assert {(row["unit"], row["claimed"], row["final"], row["difference"]) for row in rows
+            if row["criterion"] == "2.1"} == \
+        {(UNIT, "10", "10", "0"), (OTHER_UNIT, "10", "5", "-5"), (SO, "10", "10", "0")}
     book = load_workbook(io.BytesIO(
         r.call("GET", f"/{cid}/publications/1/report.xlsx", "auditor").content))
     assert book.sheetnames == ["units", "criteria", "about"]
+    ranked = {row[1]: row for row in book["units"].iter_rows(min_row=2, values_only=True)}
+    assert {unit: (row[0], row[2], row[5], row[6], row[7]) for unit, row in ranked.items()} == \
+        {UNIT: (1, "huyen", 10, 10, 0), OTHER_UNIT: (2, "huyen", 10, 5, -5),
+         SO: (1, "so", 10, 10, 0)}
+    assert book["criteria"].max_row - 1 == len(outcomes)
 
     # Re-opening: an admin, with a reason; the first publication stays as it was.
     assert_problem(r.call("POST", f"/{cid}/reopen", "appraiser", json={"reason": "x"}), 403)
@@ -232,8 +428,13 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     listed = r.call("GET", f"/{cid}/publications", "unit").json()
     assert [(p["number"], p["in_force"], p["reopen_reason"]) for p in listed] == \
         [(1, False, "a unit's complaint was upheld"), (2, True, None)]
-    assert [e.action for e in r.store.audit_entries(subject=f"campaign:{cid}")][-3:] == \
-        ["campaign.publish", "campaign.reopen", "campaign.publish"]
+    campaign_log = r.store.audit_entries(subject=f"campaign:{cid}")
+    actions = [e.action for e in campaign_log]
+    assert actions[0] == "campaign.create" and "campaign.appraiser.set" in actions
+    assert [e.details["unit"] for e in campaign_log if e.action == "campaign.unit.add"] == \
+        list(MEMBERS)
+    assert actions.count("campaign.phase.set") == len(Phase) + 4   # and the four changes
+    assert actions[-3:] == ["campaign.publish", "campaign.reopen", "campaign.publish"]
 
 
 def test_the_whole_round_from_draft_to_final_outcome(rounds, plans):
@@ -327,26 +528,11 @@ def test_the_host_commands(tmp_path, monkeypatch):
 
 
 def test_the_round_on_postgresql(postgres_url, tmp_path, pki, plans):
+    """The same round, every step of it, on PostgreSQL."""
     with postgres_schema(postgres_url) as url:
         service = Service(service_settings(tmp_path, pki, database_url=url))
         try:
             with service.client:
-                r = Round(service)
-                cid = r.campaign()
-                march = r.upload("unit", plans["march"], "ke-hoach.pdf")
-                aid = r.call("POST", f"/{cid}/assessments", "unit", json={
-                    "criterion": "2.1", "claimed_points": 5, "evidence": [march]}).json()["id"]
-                assert_problem(r.call("POST", f"/{cid}/approvals", "unit", json={}), 409)
-                approved = r.call("POST", f"/{cid}/approvals", "unit_b", json={})
-                assert approved.status_code == 202, approved.text
-                r.wait(approved.json()["batch_id"])
-                view = r.call("GET", f"/{cid}/assessments/{aid}", "appraiser").json()
-                assert view["doi_chieu"]["differs"] is False
-                assert r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "appraiser",
-                              json={"action": "confirm"}).status_code == 201
-                [row] = [o for o in flow.final_outcomes(r.store, cid)
-                         if (o.unit, o.criterion) == (UNIT, "2.1")]
-                assert (row.decided_by, row.final_status, row.final_points) == \
-                    ("appraisal", "partial", 5)
+                full_path(Round(service), plans)
         finally:
             service.store.close()

@@ -9,7 +9,7 @@ import pymupdf
 import pytest
 from rapidfuzz import fuzz
 
-from kiemchung.extractors.fields import extract_fields
+from kiemchung.extractors.fields import _known_title, extract_fields
 from kiemchung.extractors.reader import read_document, read_document_bytes
 from kiemchung.models.document import nfc
 from kiemchung.models.fields import DocType
@@ -185,3 +185,17 @@ def test_number_and_date_typed_on_one_line_with_spaces():
     assert fields.value("issue_date") == dt.date(2024, 1, 5)
     assert fields.value("place") == "Phong Điền"
     assert fields.value("issuer") == "ỦY BAN NHÂN DÂN HUYỆN PHONG ĐIỀN"
+
+
+@pytest.mark.parametrize("ocr, title, doubtful", [
+    ("CHỦ TỊCH", "CHỦ TỊCH", False),
+    ("P L2 HÓ GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", False),
+    ("SUỦ TỊCH", "CHỦ TỊCH", True),          # a word no syllable: OCR damage, snapped, doubtful
+    ("TRƯỞNG BAN", "TRƯỞNG BAN", False),
+    ("CHỦ NHIỆM", "CHỦ NHIỆM", True),        # real words, no known title: kept as read
+])
+def test_an_ocr_damaged_title_is_snapped_to_the_nearest_known_one_and_doubtful(ocr, title,
+                                                                              doubtful):
+    found, score = _known_title(ocr)
+    assert found == title and (score <= 80) == doubtful
+

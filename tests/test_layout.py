@@ -68,6 +68,8 @@ def _snapped(text: str) -> str:
     ("PHO GIAM ĐỌC", "PHÓ GIÁM ĐỐC"),
     ("ỦY BAN MTTQ VIỆT NAM TĨNH LÂM ĐỒNG", "ỦY BAN MTTQ VIỆT NAM TỈNH LÂM ĐỒNG"),
     ("UBND TỈNHLÂM ĐÔNG", "UBND TỈNH LÂM ĐỒNG"),
+    ("UBND TỈNHLÂMĐỎNG", "UBND TỈNH LÂM ĐỒNG"),              # three syllables glued
+    ("SỞNỘIVỤ TỈNH LÂM ĐỒNG", "SỞ NỘI VỤ TỈNH LÂM ĐỒNG"),
     ("Lâm Đông, ngày 12 tháng 9 năm 2025", "Lâm Đồng, ngày 12 tháng 9 năm 2025"),
     # left as read: real words that only look like a header word without marks
     ("Các cơ quan, đơn vị liên quan", "Các cơ quan, đơn vị liên quan"),
@@ -77,6 +79,13 @@ def _snapped(text: str) -> str:
 ])
 def test_header_phrases_get_back_the_marks_ocr_lost(ocr, printed):
     assert _snapped(ocr) == printed
+
+
+def test_glued_words_are_cut_by_their_letters():
+    word = Word("TỈNHLÂMĐỎNG", BBox(0, 0, 110, 10), 0.9)
+    cut = snap_words((word,))
+    assert [w.text for w in cut] == ["TỈNH", "LÂM", "ĐỒNG"]
+    assert [(w.bbox.x0, w.bbox.x1) for w in cut] == [(0, 40), (40, 70), (70, 110)]
 
 
 def test_snapped_words_are_less_sure():

@@ -154,9 +154,11 @@ def test_one_unit_one_criterion_one_year_is_not_reuse(read):
     # The same plan for another criterion of the same unit is (as `not_reused` counts it).
     pairs = find_reuse([submission(read, "original"), submission(read, "resaved", UNIT, "3.1")])
     assert [p.why for p in pairs] == [("another criterion",)]
-    # Renamed, same bytes: exact reuse, which `not_reused` and the batch's `seen` catch.
-    assert find_reuse([submission(read, "original"),
-                       submission(read, "original", OTHER_UNIT, file="renamed.pdf")]) == []
+    # Renamed, the same bytes, by another unit: reported as the same file.
+    [same] = find_reuse([submission(read, "original"),
+                         submission(read, "original", OTHER_UNIT, file="renamed.pdf")])
+    assert same.same_bytes and same.why == ("another unit",) and same.differences == ()
+    assert same.summary == "the same file (same bytes)"
 
 
 def test_too_little_text_gets_no_text_fingerprint():

@@ -1,6 +1,6 @@
-"""Evidence reused across units and years, beyond the same bytes (`not_reused` catches those):
-the same document re-saved, re-scanned, renamed or lightly edited, handed in by two units, or
-last year's document handed in again.
+"""Evidence reused across units and years: the same bytes handed in again (a batch's
+`not_reused` sees only its own batch), and the same document re-saved, re-scanned, renamed or
+lightly edited, handed in by two units, or last year's document handed in again.
 
 Candidates come from indexes, never from comparing every pair:
 - text: datasketch's MinHashLSH at THRESHOLD (Jaccard of word 5-grams, estimated from the
@@ -37,8 +37,9 @@ from kiemchung.models.inspection import Inspection
 
 THRESHOLD = 0.8          # Jaccard of word 5-grams: measured 0.96–1.0 for the same text, ≤ 0.41
                          # for different documents of one kind and agency
-PHASH_BOUND = 32         # of 256 bits: measured ≤ 30 between a scan and its original, ≥ 38
-                         # between different documents of one kind and agency
+PHASH_BOUND = 36         # of 256 bits: measured ≤ 34 between scans of one page at 150–300
+                         # dpi and ≤ 30 to its original, ≥ 38 between different documents of
+                         # one kind and agency (`make eval-reuse`)
 PHASH_BITS = PHASH_SIZE * PHASH_SIZE
 FACT_NAMES = ("number", "issue_date", "issuer")
 FACT_LABELS = {"number": "number", "issue_date": "date", "issuer": "issuer"}
@@ -103,7 +104,13 @@ class ReusePair:
     why: tuple[str, ...] = field(default=())   # "another unit", "another year", …
 
     @property
+    def same_bytes(self) -> bool:
+        return self.first.sha256 == self.second.sha256
+
+    @property
     def summary(self) -> str:
+        if self.same_bytes:
+            return "the same file (same bytes)"
         basis = []
         if self.jaccard is not None and self.jaccard >= THRESHOLD:
             basis.append(f"same text (Jaccard {self.jaccard:.2f})")
@@ -118,7 +125,7 @@ class ReusePair:
                 "phash_distance": self.phash_distance,
                 "differs": [{"field": d.field, "first": d.first, "second": d.second}
                             for d in self.differences],
-                "why": list(self.why), "summary": self.summary}
+                "why": list(self.why), "same_bytes": self.same_bytes, "summary": self.summary}
 
 
 def _comparable(value: str | None) -> str:
@@ -219,16 +226,24 @@ class ReuseIndex:
 
     def pairs(self) -> list[ReusePair]:
         out = []
+
+        def pair(first: Submission, second: Submission, score: float | None,
+                 distance: int | None) -> None:
+            first, second = sorted((first, second), key=lambda s: (s.year, s.unit, s.criterion))
+            if reasons := why_reuse(first, second):
+                out.append(ReusePair(first, second, score, distance,
+                                     differences(first.facts, second.facts), reasons))
+
         for (a, b), (score, distance) in sorted(self.similar_documents().items()):
             for first in self._submissions[a]:
                 for second in self._submissions[b]:
-                    first_, second_ = sorted((first, second),
-                                             key=lambda s: (s.year, s.unit, s.criterion))
-                    reasons = why_reuse(first_, second_)
-                    if reasons:
-                        out.append(ReusePair(first_, second_, score, distance,
-                                             differences(first_.facts, second_.facts),
-                                             reasons))
+                    pair(first, second, score, distance)
+        # The same bytes handed in again (another unit, another year: a batch's `not_reused`
+        # sees only its own batch).
+        for uses in self._submissions.values():
+            for i, first in enumerate(uses):
+                for second in uses[i + 1:]:
+                    pair(first, second, 1.0, 0)
         return sorted(out, key=lambda p: (p.first.year, p.first.unit, p.first.criterion,
                                           p.second.year, p.second.unit, p.second.criterion,
                                           p.first.sha256, p.second.sha256))
