@@ -79,9 +79,13 @@ def today() -> dt.date:
 
 def create_campaign(store: Store, name: str, ruleset_id: str, year: int, *,
                     actor: int | None = None) -> CampaignRow:
-    """A new round over an installed rule set (RuleSetError when it is not)."""
-    load_ruleset(ruleset_id)
-    return db.create_campaign(store, name, ruleset_id, year, actor=actor)
+    """A new round over an installed rule set (RuleSetError when it is not), with the phase
+    windows its seed fixes; the host sets the others (and may move these)."""
+    ruleset = load_ruleset(ruleset_id)
+    row = db.create_campaign(store, name, ruleset_id, year, actor=actor)
+    for phase, window in ruleset.phases.items():
+        db.set_phase(store, row.id, Phase(phase), *window.for_year(year), actor=actor)
+    return row
 
 
 def add_unit(store: Store, campaign_id: int, unit: str, level: Level | str,

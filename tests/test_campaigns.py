@@ -433,7 +433,9 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     assert actions[0] == "campaign.create" and "campaign.appraiser.set" in actions
     assert [e.details["unit"] for e in campaign_log if e.action == "campaign.unit.add"] == \
         list(MEMBERS)
-    assert actions.count("campaign.phase.set") == len(Phase) + 4   # and the four changes
+    # Three windows from the rule set at creation, every phase set by the host, four changes.
+    assert actions[1:4] == ["campaign.phase.set"] * 3
+    assert actions.count("campaign.phase.set") == 3 + len(Phase) + 4
     assert actions[-3:] == ["campaign.publish", "campaign.reopen", "campaign.publish"]
 
 
@@ -464,11 +466,19 @@ def test_actions_outside_their_window_are_refused_with_the_window(rounds, plans)
                                    "appraisals", "appraiser", json={"action": "confirm"}),
                             409, mentions="is closed")
     assert PAST["closes_on"] in closed["detail"]
-    # Not set at all: no phase is open until the host sets it.
-    bare = r.call("POST", "", "admin", json={"name": "later", "year": 2024}).json()["id"]
-    r.call("POST", f"/{bare}/units", "admin", json={"unit": UNIT, "level": "huyen"})
+    # A new campaign has the windows its seed fixes (Huế 931: entry before 30/11, results in
+    # December); a phase the seed does not fix is not open until the host sets it.
+    bare = r.call("POST", "", "admin", json={"name": "later", "year": 2024}).json()
+    assert {phase: (w["opens_on"], w["closes_on"]) for phase, w in bare["phases"].items()
+            if w} == {"self_assessment": ("2024-01-01", "2024-11-29"),
+                      "appraisal": ("2024-12-01", "2024-12-31"),
+                      "publication": ("2024-12-01", "2024-12-31")}
     with pytest.raises(flow.OutsidePhase, match="has not been set"):
-        flow.require_phase(r.store, bare, Phase.SELF_ASSESSMENT)
+        flow.require_phase(r.store, bare["id"], Phase.EXPLANATION)
+    with pytest.raises(flow.OutsidePhase, match="is closed"):
+        flow.require_phase(r.store, bare["id"], Phase.SELF_ASSESSMENT)
+    assert flow.require_phase(r.store, bare["id"], Phase.SELF_ASSESSMENT,
+                              on=dt.date(2024, 11, 29)) is None
     # Units may not set windows, nor draft for another unit.
     assert_problem(r.call("PUT", f"/{cid}/phases/appraisal", "unit", json=OPEN), 403)
     assert_problem(r.call("POST", f"/{cid}/assessments", "unit", json={

@@ -478,3 +478,17 @@ def test_documents_without_evidence_rules_are_refused(tmp_path):
     message = _refused(_write(tmp_path, head))
     assert f"{tmp_path / 'broken.yaml'}:13:" in message
     assert "no evidence rules" in message
+
+
+def test_phase_windows_come_from_the_seed_and_name_known_phases():
+    from pydantic import ValidationError
+
+    from kiemchung.verifier.ruleset import RuleSet
+
+    hue = load_ruleset("hue-2024")
+    assert hue.phases["self_assessment"].for_year(2024) == (dt.date(2024, 1, 1),
+                                                           dt.date(2024, 11, 29))
+    assert "explanation" not in hue.phases           # not in Huế 931: the host sets it
+    with pytest.raises(ValidationError, match="unknown phases voting"):
+        RuleSet.model_validate({**hue.model_dump(mode="json"),
+                                "phases": {"voting": {"start": "01-01", "end": "01-02"}}})

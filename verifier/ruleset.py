@@ -166,6 +166,22 @@ class DataWindow(_Strict):
         return start, dt.date(year, month, day)
 
 
+# The phases of an assessment round (api/campaigns.py), in order.
+CAMPAIGN_PHASES = ("self_assessment", "appraisal", "explanation", "second_appraisal",
+                   "publication")
+
+
+class PhaseWindowRule(_Strict):
+    """A phase's window as the seed gives it: MM-DD to MM-DD of the evaluated year."""
+
+    start: str
+    end: str
+
+    def for_year(self, year: int) -> tuple[dt.date, dt.date]:
+        (m1, d1), (m2, d2) = (map(int, value.split("-")) for value in (self.start, self.end))
+        return dt.date(year, m1, d1), dt.date(year, m2, d2)
+
+
 class Band(_Strict):
     name: str
     min_share: Annotated[float, Field(ge=0, le=1)]
@@ -194,6 +210,8 @@ class RuleSet(_Strict):
     source: Source
     levels: list[Level]
     data_window: DataWindow | None = None
+    # The phase windows the seed fixes (a campaign starts with them; the host sets the rest).
+    phases: dict[str, PhaseWindowRule] = {}
     scoring: Scoring = Scoring()
     declared_totals: dict[Level, Totals] = {}
     # The province's evidence policy: may a scan of the signed paper document stand for a
@@ -203,6 +221,14 @@ class RuleSet(_Strict):
     signatures: SignatureRules = SignatureRules()
     indices: list[MainIndex] = []
     notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _known_phases(self) -> RuleSet:
+        unknown = sorted(set(self.phases) - set(CAMPAIGN_PHASES))
+        if unknown:
+            raise ValueError(f"unknown phases {', '.join(unknown)} (known: "
+                             f"{', '.join(CAMPAIGN_PHASES)})")
+        return self
 
     def criteria(self, level: Level | None = None) -> list[Criterion]:
         found = [c for index in self.indices for c in index.criteria]
