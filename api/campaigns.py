@@ -54,7 +54,7 @@ from kiemchung.api.store.tables import (
     utcnow,
 )
 from kiemchung.extractors.signatures import TrustStore
-from kiemchung.models.verdicts import VerdictStatus, points_value
+from kiemchung.models.verdicts import Verdict, VerdictStatus, points_value
 from kiemchung.verifier import publication
 from kiemchung.verifier.evaluate import ruleset_version
 from kiemchung.verifier.ruleset import Criterion, Level, RuleSet, load_ruleset
@@ -339,21 +339,36 @@ def appraise(store: Store, campaign_id: int, assessment_id: int, key: ApiKey, *,
             raise CampaignError("a change names the new status and points")
         if reason is None:
             raise CampaignError("a change needs a reason")
+        _fits(status, points, maximum)
         if screen.verdict is not None:
             override = store.override_verdict(screen.verdict.id, status, points, reason,
                                               actor=key.id)
             status, points, override_id = override.status, override.points, override.id
         else:
-            try:
-                status = VerdictStatus(status).value
-            except ValueError:
-                raise CampaignError(f"unknown status {status!r}") from None
-            if not 0 <= points <= maximum:
-                raise CampaignError(f"points must be between 0 and {maximum:g}")
+            status = VerdictStatus(status).value
     return db.add_appraisal(store, assessment.id, round=round, action=action, status=status,
                             points=points, reason=reason, remark=remark,
                             verdict_id=screen.verdict.id if screen.verdict else None,
                             override_id=override_id, actor=key.id)
+
+
+def _fits(status: str, points: float, maximum: float) -> None:
+    """A change's status must be the one its points give, as the publication scores it: a pass
+    has every point, a partial some, a fail none; not_applicable none; needs_review any."""
+    try:
+        wanted = VerdictStatus(status)
+    except ValueError:
+        raise CampaignError(f"unknown status {status!r}") from None
+    if not 0 <= points <= maximum:
+        raise CampaignError(f"points must be between 0 and {maximum:g}")
+    if wanted == VerdictStatus.NEEDS_REVIEW:
+        return
+    given = (VerdictStatus.NOT_APPLICABLE if wanted == VerdictStatus.NOT_APPLICABLE
+             and points == 0 else
+             Verdict("", "", "", 0, points, maximum).status)
+    if given != wanted:
+        raise CampaignError(f"status {wanted.value} does not fit {points:g} of {maximum:g} "
+                            f"points (that is {given.value})")
 
 
 def _assessment_in(store: Store, campaign_id: int, assessment_id: int) -> SelfAssessmentRow:

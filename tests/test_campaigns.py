@@ -235,6 +235,10 @@ def full_path(r: Round, plans: dict[str, bytes]) -> None:
     assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "appraiser",
                           json={"action": "change", "status": "partial", "points": 4}),
                    400, mentions="reason")
+    # A status its points contradict would stop the publication: refused at entry.
+    assert_problem(r.call("POST", f"/{cid}/assessments/{aid}/appraisals", "appraiser", json={
+        "action": "change", "status": "pass", "points": 4, "reason": "r"}), 400,
+        mentions="that is partial")
     # Round 2 waits for round 1.
     assert_problem(r.call("POST", f"/{cid}/assessments/{ids[SO]}/appraisals", "appraiser",
                           json={"round": 2, "action": "confirm"}), 409, mentions="round-1")
