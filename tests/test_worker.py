@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -308,18 +309,17 @@ def start_kiemchung_worker(settings: Settings) -> subprocess.Popen:
                             start_new_session=True)         # its own group: killed as a whole
 
 
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command: state, ppid, pgrp…)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as handle:
+                yield int(entry), handle.read().rpartition(")")[2].split()
+
+
 def group_members(pgid: int) -> dict[int, str]:
-    """Process id → state (R, S, T, Z…) of the processes of a process group, from /proc."""
-    found = {}
-    for stat in os.listdir("/proc"):
-        if not stat.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{stat}/stat") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-            if int(fields[2]) == pgid:
-                found[int(stat)] = fields[0]
-    return found
+    """Process id → state (R, S, T, Z…) of the processes of a process group."""
+    return {pid: fields[0] for pid, fields in processes() if int(fields[2]) == pgid}
 
 
 def freeze_group(worker: subprocess.Popen) -> None:
@@ -417,17 +417,8 @@ def test_fifty_documents_survive_a_killed_worker_and_match_the_embedded_default(
 # -- the beat dies with its worker --------------------------------------------------------------
 
 def children_of(pid: int) -> set[int]:
-    """Live (not zombie) processes whose parent is `pid`, from /proc."""
-    found = set()
-    for stat in os.listdir("/proc"):
-        if not stat.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{stat}/stat") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-            if fields[0] != "Z" and int(fields[1]) == pid:
-                found.add(int(stat))
-    return found
+    """Live (not zombie) processes whose parent is `pid`."""
+    return {child for child, fields in processes() if fields[0] != "Z" and int(fields[1]) == pid}
 
 
 def alive(pid: int) -> bool:
