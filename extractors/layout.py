@@ -14,6 +14,10 @@ from kiemchung.models.document import Line
 FRAGMENT_WORDS = 3        # a line of this many words or fewer may be a stamped fragment
 SAME_BASELINE = 0.5       # vertical overlap, as a share of the shorter line's height
 ADJACENT_GAP = 0.6        # a gap narrower than this many line heights joins two lines
+# After `Số:` and `ngày` the form leaves a blank for the number and the day, filled by hand on
+# paper: OCR reads the two sides as two lines, which are one line to a person.
+BLANK_GAP = 4.0
+BEFORE_BLANK = ("số", "ngày")
 
 
 def _on_baseline(a: Line, b: Line) -> bool:
@@ -41,8 +45,14 @@ def _belongs_to(fragment: Line, host: Line) -> bool:
     centre = (f.x0 + f.x1) / 2
     if h.x0 <= centre <= h.x1:
         return len(fragment.words) <= FRAGMENT_WORDS
-    gap = f.x0 - h.x1 if f.x0 >= h.x1 else h.x0 - f.x1
-    return 0 <= gap <= ADJACENT_GAP * min(fragment.height, host.height)
+    left, gap = (host, f.x0 - h.x1) if f.x0 >= h.x1 else (fragment, h.x0 - f.x1)
+    limit = BLANK_GAP if _ends_before_blank(left) else ADJACENT_GAP
+    return 0 <= gap <= limit * min(fragment.height, host.height)
+
+
+def _ends_before_blank(line: Line) -> bool:
+    last = line.words[-1].text.strip(" :.,").lower() if line.words else ""
+    return last in BEFORE_BLANK
 
 
 def merge_fragments(lines: tuple[Line, ...] | list[Line]) -> tuple[Line, ...]:

@@ -199,3 +199,17 @@ def test_an_ocr_damaged_title_is_snapped_to_the_nearest_known_one_and_doubtful(o
     found, score = _known_title(ocr)
     assert found == title and (score <= 80) == doubtful
 
+
+
+def test_a_scan_with_number_and_day_left_for_the_hand_reads_its_place_and_guesses_nothing():
+    # Real scans (a ministry's plan) leave `Số:      /KH-…` and `ngày      tháng` blank for the
+    # văn thư's pen: OCR reads each side of a blank as a line of its own.
+    from samples.render import RealLayout, render_pdf_with_layout
+    from samples.scan import scan_pages, to_image_pdf
+
+    spec = make_spec(random.Random(5), DocType.KE_HOACH, issue_date=dt.date(2024, 3, 15))
+    pdf, layout = render_pdf_with_layout(spec, real=RealLayout(stamped=True))
+    scanned = to_image_pdf(scan_pages(pdf, layout, dpi=300, seed=5), 300)
+    fields = extract_fields(read_document_bytes(scanned, "blank-for-the-hand.pdf"))
+    assert fields.value("place") == nfc(spec.agency.place)
+    assert fields.number is None and fields.issue_date is None

@@ -32,6 +32,18 @@ def test_digits_stamped_into_a_gap_join_their_line_in_place():
                                          "Quảng Ngãi, ngày 15 tháng 11 năm 2024"]
 
 
+def test_the_two_sides_of_a_blank_left_for_the_hand_are_one_line():
+    # A scan whose number and day were filled in by hand: OCR reads each side apart.
+    place = _line("Hà Nội, ngày", 295, 106)                  # ends at x = 373
+    date = _line("tháng 10 năm 2025", 395, 106)              # 22 pt on: the day's blank
+    number, code = _line("Số:", 105, 106), _line("/KH-BCA-C04", 158, 106)
+    lines = merge_fragments((number, code, place, date))
+    assert [ln.text for ln in lines] == ["Số: /KH-BCA-C04", "Hà Nội, ngày tháng 10 năm 2025"]
+    # The same gap after any other word keeps two columns apart.
+    apart = merge_fragments((_line("Hà Nội, tháng", 295, 106), date))
+    assert len(apart) == 2
+
+
 def test_a_stamp_over_the_text_or_in_colour_stays_apart():
     agency = _line("SỞ THÔNG TIN VÀ TRUYỀN THÔNG", 100, 70)
     over = _line("Số: 13969", 130, 71)           # covers the agency's words
