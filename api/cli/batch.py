@@ -24,6 +24,7 @@ from kiemchung.api.cli.common import (
     ReportOption,
     RulesetOption,
     TrustRootOption,
+    YearOption,
     console,
     fail,
     run,
@@ -39,7 +40,7 @@ def batch(
         help="folder laid out unit/criterion/files, a .zip of that layout, or a manifest CSV "
              "(unit,criterion,file[,level])")],
     ruleset: RulesetOption = "hue-2024",
-    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
+    year: YearOption = REQUIRED,
     level: LevelOption = None,
     out: ReportOption = None,
     trust_root: TrustRootOption = None,

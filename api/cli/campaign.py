@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from kiemchung.api.cli.common import REQUIRED, console, fail, points, report_path, run
+from kiemchung.api.cli.common import REQUIRED, YearOption, console, fail, points, report_path, run
 from kiemchung.models.errors import ExitCode
 from kiemchung.verifier.publication import publication_csv, publication_xlsx
 
@@ -42,7 +42,7 @@ def _date(value: str, option: str) -> dt.date:
 def create(name: Annotated[str, typer.Argument(help="e.g. \"DTI 2024\"")],
            ruleset: Annotated[str, typer.Option(help="rule set id (see `kiemchung rulesets`)")]
            = REQUIRED,
-           year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED) -> None:
+           year: YearOption = REQUIRED) -> None:
     """Create a campaign; no phase is open until `kiemchung campaign phase set`."""
     from kiemchung.api import campaigns
 

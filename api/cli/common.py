@@ -25,6 +25,7 @@ RulesetOption = Annotated[str, typer.Option(
 LevelOption = Annotated[Optional[str], typer.Option(
     help="level of every unit (else read from the unit's name)")]
 ReportOption = Annotated[Optional[Path], typer.Option(help="write report.csv or report.xlsx")]
+YearOption = Annotated[int, typer.Option(help="the evaluated year")]
 # The default of an option that must be given: typer reads `...` as "required". Typed Any, as
 # the Ellipsis stands in for a str or an int.
 REQUIRED: Any = ...

@@ -23,6 +23,7 @@ from kiemchung.api.cli.common import (
     ReportOption,
     RulesetOption,
     TrustRootOption,
+    YearOption,
     console,
     fail,
     points,
@@ -177,7 +178,7 @@ def verify(
     ruleset: RulesetOption = "hue-2024",
     criterion: Annotated[str, typer.Option(help="criterion id, e.g. 2.1")] = REQUIRED,
     level: Annotated[str, typer.Option(help="so, huyen or xa")] = REQUIRED,
-    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
+    year: YearOption = REQUIRED,
     unit: Annotated[Optional[str], typer.Option(help="the unit evaluated, e.g. "
                                                       "\"UBND huyện Phú Vang\"")] = None,
     trust_root: TrustRootOption = None,
@@ -256,7 +257,7 @@ def score(
         help="folder laid out unit/criterion/files, or a manifest CSV (unit,criterion,file"
              "[,level])")],
     ruleset: RulesetOption = "hue-2024",
-    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
+    year: YearOption = REQUIRED,
     level: LevelOption = None,
     out: ReportOption = None,
     trust_root: TrustRootOption = None,

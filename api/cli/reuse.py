@@ -14,7 +14,14 @@ import typer
 from rich.table import Table
 
 from kiemchung.api.cli import common
-from kiemchung.api.cli.common import REQUIRED, LevelOption, RulesetOption, TrustRootOption, run
+from kiemchung.api.cli.common import (
+    REQUIRED,
+    LevelOption,
+    RulesetOption,
+    TrustRootOption,
+    YearOption,
+    run,
+)
 from kiemchung.models.errors import ExitCode
 from kiemchung.verifier.settings import load_settings
 
@@ -22,7 +29,7 @@ from kiemchung.verifier.settings import load_settings
 def reuse(
     source: Annotated[Path, typer.Argument(help="folder laid out unit/criterion/files")],
     ruleset: RulesetOption = "hue-2024",
-    year: Annotated[int, typer.Option(help="the evaluated year")] = REQUIRED,
+    year: YearOption = REQUIRED,
     level: LevelOption = None,
     earlier: Annotated[Optional[list[str]], typer.Option(
         help="another year's folder, laid out the same, as YEAR=FOLDER (repeatable)")] = None,

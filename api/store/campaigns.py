@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from kiemchung.api.store.store import NotFound, Store, StoreError, rowcount
+from kiemchung.api.store.store import NotFound, Store, StoreError, required_row, rowcount
 from kiemchung.api.store.tables import (
     ApiKey,
     AppraisalRow,
@@ -80,10 +80,7 @@ def create_campaign(store: Store, name: str, ruleset_id: str, year: int, *,
 
 def get_campaign(store: Store, campaign_id: int) -> CampaignRow:
     with store.session() as session:
-        row = session.get(CampaignRow, campaign_id)
-        if row is None:
-            raise NotFound(f"no campaign {campaign_id}")
-        return row
+        return required_row(session, CampaignRow, campaign_id, f"no campaign {campaign_id}")
 
 
 def list_campaigns(store: Store) -> list[CampaignRow]:
@@ -228,10 +225,8 @@ def save_draft(store: Store, campaign_id: int, unit: str, level: str, criterion:
 
 def get_assessment(store: Store, assessment_id: int) -> SelfAssessmentRow:
     with store.session() as session:
-        row = session.get(SelfAssessmentRow, assessment_id)
-    if row is None:
-        raise NotFound(f"no self-assessment {assessment_id}")
-    return row
+        return required_row(session, SelfAssessmentRow, assessment_id,
+                            f"no self-assessment {assessment_id}")
 
 
 def find_assessments(store: Store, campaign_id: int, *, unit: str | None = None,

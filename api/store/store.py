@@ -259,7 +259,7 @@ class Store:
 
     def get_document(self, sha256: str) -> DocumentRow:
         with self.session() as session:
-            return _required(session, DocumentRow, sha256, f"no document {sha256}")
+            return required_row(session, DocumentRow, sha256, f"no document {sha256}")
 
     def document_path(self, sha256: str) -> Path:
         return self.data_dir / self.get_document(sha256).stored_path
@@ -305,7 +305,7 @@ class Store:
 
     def get_verdict(self, verdict_id: int) -> VerdictRow:
         with self.session() as session:
-            return _required(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
+            return required_row(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
 
     def override_verdict(self, verdict_id: int, status: str, points: float, reason: str,
                          actor: int | None) -> OverrideRow:
@@ -320,7 +320,7 @@ class Store:
             raise InvalidOverride(f"unknown status {status!r} (known: "
                                   f"{', '.join(s.value for s in VerdictStatus)})") from None
         with self.session() as session:
-            verdict = _required(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
+            verdict = required_row(session, VerdictRow, verdict_id, f"no verdict {verdict_id}")
             if not 0 <= points <= verdict.max_points:
                 raise InvalidOverride(f"points must be between 0 and {verdict.max_points:g}")
             row = OverrideRow(verdict_id=verdict_id, status=status, points=points, reason=reason,
@@ -399,7 +399,7 @@ class Store:
         """More items for a batch not yet finished. Add them all before workers can finish the
         ones already queued: a batch with nothing queued or running may be closed."""
         with self.session() as session:
-            batch = _required(session, BatchRow, batch_id, f"no batch {batch_id}",
+            batch = required_row(session, BatchRow, batch_id, f"no batch {batch_id}",
                               with_for_update=True)
             if batch.status == BatchStatus.DONE:
                 raise StoreError(f"batch {batch_id} is finished; start a new one")
@@ -407,7 +407,7 @@ class Store:
 
     def get_batch(self, batch_id: str) -> BatchRow:
         with self.session() as session:
-            return _required(session, BatchRow, batch_id, f"no batch {batch_id}")
+            return required_row(session, BatchRow, batch_id, f"no batch {batch_id}")
 
     def batch_items(self, batch_id: str) -> list[BatchItemRow]:
         with self.session() as session:
@@ -485,7 +485,7 @@ class Store:
 
     def get_item(self, item_id: int) -> BatchItemRow:
         with self.session() as session:
-            return _required(session, BatchItemRow, item_id, f"no batch item {item_id}")
+            return required_row(session, BatchItemRow, item_id, f"no batch item {item_id}")
 
     def running_items(self, *, batch_id: str | None = None,
                       worker_id: str | None = None) -> list[BatchItemRow]:
@@ -520,7 +520,7 @@ class Store:
         verdict stored then is returned."""
         try:
             with self.session() as session:
-                item = _required(session, BatchItemRow, item_id, f"no batch item {item_id}")
+                item = required_row(session, BatchItemRow, item_id, f"no batch item {item_id}")
                 if item.state != ItemState.DONE:
                     row = _add_verdict(session, verdict, item.documents)
                     marked = rowcount(session.execute(
@@ -553,7 +553,7 @@ class Store:
         with self.session() as session:
             session.execute(update(BatchItemRow).where(*which)
                             .values(**values).execution_options(synchronize_session=False))
-            return _required(session, BatchItemRow, item_id, f"no batch item {item_id}",
+            return required_row(session, BatchItemRow, item_id, f"no batch item {item_id}",
                              populate_existing=True)
 
     def requeue_stuck(self, now: dt.datetime | None = None, *, max_attempts: int = 3) -> int:
@@ -615,7 +615,7 @@ class Store:
 
     def batch_progress(self, batch_id: str) -> BatchProgress:
         with self.session() as session:
-            batch = _required(session, BatchRow, batch_id, f"no batch {batch_id}")
+            batch = required_row(session, BatchRow, batch_id, f"no batch {batch_id}")
             counts = {state.value: 0 for state in ItemState}
             counts.update(session.execute(
                 select(BatchItemRow.state, func.count()).where(BatchItemRow.batch_id == batch_id)
@@ -772,7 +772,7 @@ def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _required(session: Session, model, key, missing: str, **options):
+def required_row(session: Session, model, key, missing: str, **options):
     """The row with this primary key, or NotFound saying `missing`."""
     row = session.get(model, key, **options)
     if row is None:
