@@ -3,12 +3,15 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
+# the browser tests' Chromium (driven by Playwright through executable_path, never downloaded)
+TEST_DEBS := chromium chromium-driver
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo test lint eval eval-real eval-reuse system venv clean samples bench fuzz
+.PHONY: demo test system-test lint eval eval-real eval-reuse system venv clean samples bench fuzz
 
 # Debian packages: installed only when something is missing (root, as on CI).
-system:
+system-test: DEBS += $(TEST_DEBS)
+system system-test:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -25,7 +28,7 @@ venv: system $(BIN)/python
 demo: venv
 	$(BIN)/kiemchung demo
 
-test: venv lint
+test: system-test venv lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # ruff, then mypy. mypy cannot follow setuptools' editable-install hook, so it reads the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 
 import psycopg
 import pytest
@@ -18,7 +19,8 @@ from sqlalchemy.engine import make_url
 from kiemchung.api.store import open_store
 from kiemchung.verifier.settings import Settings
 from samples.corpus import generate_corpus
-from tests.helpers import POSTGRES_URLS, absent, postgres_schema
+from samples.pki import DemoPKI
+from tests.helpers import POSTGRES_URLS, absent, postgres_schema, start_web_server
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +75,64 @@ def settings(request, tmp_path):
 def store(settings):
     with open_store(settings) as opened:
         yield opened
+
+
+# -- the web pages in a real browser ----------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory):
+    """`kiemchung serve` with the embedded defaults and WEB_USERS, one per test module."""
+    server = start_web_server(tmp_path_factory.mktemp("web"), DemoPKI.create("web-tests"))
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: never a downloaded browser."""
+    if not os.access(CHROMIUM, os.X_OK):
+        absent(f"{CHROMIUM} is not installed (Debian's chromium package; `make test` "
+               "installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def web_page(browser):
+    """A fresh browser context and page; at the end, no JavaScript error may have happened
+    and no console error been logged on any page it opened. A page answering 403 or 404 on
+    purpose logs "Failed to load resource" for itself: only that one is let pass, never an
+    asset's or a fetch's."""
+    context = browser.new_context(locale="vi-VN", viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    documents: set[str] = set()
+
+    def on_console(message) -> None:
+        if message.type != "error":
+            return
+        if message.text.startswith("Failed to load resource") and \
+                message.location.get("url") in documents:
+            return
+        problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    page.on("request", lambda request: documents.add(request.url)
+            if request.is_navigation_request() else None)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert not problems, problems

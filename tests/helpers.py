@@ -10,13 +10,17 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -229,3 +233,111 @@ def hand_over(path: Path, data: bytes, timeout: float = 120) -> None:
     assert done.wait(timeout), f"no worker opened {path} within {timeout} s"
     if failed:
         raise failed[0]
+
+
+# -- the web pages ----------------------------------------------------------------------------
+
+WEB_PASSWORD = "mat-khau-thu-nghiem"
+# The people of the web tests: user name → (role, unit). Two of Phú Vang: a draft counts only
+# once a second person of the unit approves it.
+WEB_USERS = {"phuvang": ("unit", UNIT), "phuvang2": ("unit", UNIT),
+             "phongdien": ("unit", OTHER_UNIT), "thamdinh": ("appraiser", None),
+             "kiemtra": ("auditor", None), "quantri": ("admin", None)}
+SCREENSHOTS = Path(os.environ.get("KIEMCHUNG_SCREENSHOTS",
+                                  Path(__file__).resolve().parents[1] / "build" / "screenshots"))
+
+
+def add_web_users(store) -> None:
+    from kiemchung.api.store.users import create_user
+
+    for username, (role, unit) in WEB_USERS.items():
+        create_user(store, username, WEB_PASSWORD, role, unit, display_name=username)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (its `<meta name="csrf-token">` or a form's field)."""
+    found = (re.search(r'name="csrf-token" content="([^"]+)"', html)
+             or re.search(r'name="csrf_token" value="([^"]+)"', html))
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+class WebClient:
+    """A TestClient logged in to the pages as one of WEB_USERS; `post` sends the session's
+    CSRF token with the form."""
+
+    def __init__(self, app, username: str):
+        self.client = TestClient(app)
+        form = self.client.get("/login")
+        answer = self.client.post("/login", data={
+            "username": username, "password": WEB_PASSWORD, "csrf_token": csrf_of(form.text)},
+            follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        self.csrf = csrf_of(self.client.get("/account").text)
+
+    def get(self, path: str, **kw):
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, data: dict | None = None, **kw):
+        return self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)
+
+
+@dataclass
+class WebServer:
+    """`kiemchung serve` on 127.0.0.1 with the embedded defaults (SQLite, no broker), in its
+    own data dir, with WEB_USERS and the demo PKI's roots."""
+
+    base_url: str
+    settings: Settings
+    pki: DemoPKI
+    process: subprocess.Popen
+
+
+def start_web_server(data_dir: Path, pki: DemoPKI) -> WebServer:
+    from kiemchung.api.store import open_store
+
+    trust = pki.write_trust_dir(data_dir / "roots")
+    settings = Settings(_env_file=None,  # type: ignore[call-arg]  # pydantic-settings' option
+                        data_dir=data_dir / "data", database_url=None, trust_roots=[trust])
+    with open_store(settings) as store:
+        add_web_users(store)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "KIEMCHUNG_DATA_DIR": str(settings.data_dir),
+           "KIEMCHUNG_TRUST_ROOTS": str(trust), "KIEMCHUNG_SETTINGS_FILE": os.devnull}
+    env.pop("KIEMCHUNG_DATABASE_URL", None)
+    env.pop("KIEMCHUNG_BROKER_URL", None)
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "kiemchung.api.cli.main", "serve",
+                                "--port", str(port), "--log-level", "warning"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server stopped: {(data_dir / 'server.log').read_text()}")
+        with contextlib.suppress(OSError), \
+                urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
+            if answer.status == 200:
+                return WebServer(base, settings, pki, process)
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("the server did not answer /healthz within 60 s")
+
+
+def log_in(page, server: WebServer, username: str) -> None:
+    """Log in through the login page as one of WEB_USERS."""
+    page.goto(f"{server.base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", WEB_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=who]")
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot for review, in SCREENSHOTS (build/screenshots by default)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

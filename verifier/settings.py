@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     webhook_hosts: Annotated[list[str], NoDecode] = []
     # Seconds before a failed webhook is tried again, doubled before each further try.
     webhook_retry_pause: float = Field(default=1.0, ge=0)
+    # The pages' cookies carry Secure on requests that came over TLS; set this behind a TLS
+    # proxy whose scheme uvicorn does not see.
+    secure_cookies: bool = False
 
     @property
     def trust_dir(self) -> Path:

@@ -6,7 +6,7 @@ Each command lives with its group (`documents`, `batch`, `trust`, `keys`, `serve
 
 import typer
 
-from kiemchung.api.cli import batch, campaign, documents, keys, reuse, serve, trust
+from kiemchung.api.cli import batch, campaign, documents, keys, reuse, serve, trust, users
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Pre-screen DTI evidence documents (tài liệu kiểm chứng).")
@@ -17,6 +17,7 @@ for command in (documents.inspect, documents.demo, documents.verify, documents.r
     app.command()(command)
 app.add_typer(trust.trust_app, name="trust")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(users.users_app, name="users")
 app.add_typer(campaign.campaign_app, name="campaign")
 app.add_typer(serve.db_app, name="db")
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kiemchung.api import service
+from kiemchung.api import service, web
 from kiemchung.api.http.deps import Metrics
 from kiemchung.api.http.errors import install_problem_handlers, problem, request_id
 from kiemchung.api.http.routes import (
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                    reuse):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
+    web.install(app)
     # The last added runs first: the request id exists before the body is read.
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_ALLOWANCE)

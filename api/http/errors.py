@@ -111,29 +111,42 @@ def _validation_detail(errors: list[dict]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _page_or_problem(request: Request, status: int, detail: str, kind: str | None = None,
+                     **extra: Any):
+    """A page request (`app.state.error_page`, set by the web pages) gets an error page in
+    the reader's language; an API request its problem object."""
+    error_page = getattr(request.app.state, "error_page", None)
+    if error_page is not None and (shown := error_page(request, status, detail)) is not None:
+        return shown
+    return problem(status, detail, kind, **extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, error: ApiError):
+    async def api_error(request: Request, error: ApiError):
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
-        return problem(error.status, error.detail, error.kind, headers=headers, **error.extra)
+        return _page_or_problem(request, error.status, error.detail, error.kind,
+                                headers=headers, **error.extra)
 
     @app.exception_handler(KiemchungError)
     async def kiemchung_error(request: Request, error: KiemchungError):
         status, kind = _status_and_kind(error)
         request.app.state.metrics.count_failure(kind)
-        return problem(status, error.message, kind)
+        return _page_or_problem(request, status, error.message, kind)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError):
+    async def validation_error(request: Request, error: RequestValidationError):
         errors = [{key: value for key, value in e.items() if key in ("loc", "msg", "type")}
                   for e in error.errors()]
-        return problem(422, _validation_detail(errors), "validation", errors=errors)
+        return _page_or_problem(request, 422, _validation_detail(errors), "validation",
+                                errors=errors)
 
     @app.exception_handler(RecursionError)
-    async def too_deep(_request: Request, _error: RecursionError):
+    async def too_deep(request: Request, _error: RecursionError):
         # A JSON body nested thousands deep exhausts the parser's stack (FastAPI's and ours):
         # hostile input, not a server fault.
-        return problem(422, "the request body is nested too deeply to be read", "validation")
+        return _page_or_problem(request, 422, "the request body is nested too deeply to be "
+                                "read", "validation")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
@@ -143,4 +156,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status_code).description
         if error.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
-        return problem(error.status_code, detail, headers=getattr(error, "headers", None))
+        return _page_or_problem(request, error.status_code, detail,
+                                headers=getattr(error, "headers", None))

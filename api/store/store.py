@@ -189,6 +189,11 @@ RUNTIME_PRIVILEGES = {
     "self_assessments": "SELECT, INSERT, UPDATE",        # draft → submitted, its pre-screen
     "appraisals": "SELECT, INSERT",                      # decisions are never rewritten
     "explanations": "SELECT, INSERT, UPDATE",            # linked to its pre-screen once
+    "users": "SELECT, INSERT, UPDATE",                   # failed logins, lock-out, passwords
+    "web_sessions": "SELECT, INSERT, UPDATE",            # ended at log-out
+    "saved_views": "SELECT, INSERT, UPDATE, DELETE",     # a person's own, replaced by name
+    "samples": "SELECT, INSERT",
+    "sample_items": "SELECT, INSERT, UPDATE",            # the auditor's outcome, once decided
 }
 
 

@@ -465,3 +465,86 @@ class PublicationRow(Base):
     reopened_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     reopened_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     reopen_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# -- the web pages: api/store/users.py, api/web/ -------------------------------------------------
+
+class UserRow(Base):
+    """A person who logs in to the pages. Each acts through a key of its own (`key_id`), made
+    with the user and never shown: the pages then share the API's roles, unit scoping, audit
+    log and campaign steps (a draft approved by a second person is a second key)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)    # NFC, lower-cased
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))            # Argon2id
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), unique=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    key: Mapped[ApiKey] = relationship(lazy="joined", innerjoin=True)
+
+
+class WebSessionRow(Base):
+    """A logged-in browser: only the SHA-256 of its cookie is kept, with the CSRF token its
+    forms must send back. Logging out or disabling the user ends it."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(Sha256, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class SavedViewRow(Base):
+    """A filtered list an appraiser keeps under a name: the page and its query string."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_views_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    page: Mapped[str] = mapped_column(String(100))                     # e.g. "verdicts"
+    query: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SampleRow(Base):
+    """An auditor's drawn sample, kept so it can be worked through: the seed and the filters
+    it was drawn with (the draw is also in the audit log)."""
+
+    __tablename__ = "samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    population: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SampleItemRow(Base):
+    """One verdict of a sample and the auditor's outcome for it, once decided."""
+
+    __tablename__ = "sample_items"
+    __table_args__ = (UniqueConstraint("sample_id", "verdict_id",
+                                       name="uq_sample_items_sample_verdict"),
+                      CheckConstraint("outcome IS NULL OR outcome IN "
+                                      "('agree', 'disagree', 'unsure')", name="outcome"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
+    verdict_id: Mapped[int] = mapped_column(ForeignKey("verdicts.id"))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
