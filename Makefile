@@ -7,7 +7,7 @@ DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
 TEST_DEBS := chromium chromium-driver
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo test system-test lint eval eval-real eval-reuse system venv clean samples bench fuzz
+.PHONY: demo serve-demo screenshots test system-test lint eval eval-real eval-reuse system venv clean samples bench fuzz
 
 # Debian packages: installed only when something is missing (root, as on CI).
 system-test: DEBS += $(TEST_DEBS)
@@ -27,6 +27,15 @@ venv: system $(BIN)/python
 
 demo: venv
 	$(BIN)/kiemchung demo
+
+# The README's screenshots, from the browser tests (all screenshots: build/screenshots)
+screenshots: system-test venv
+	$(BIN)/python -m pytest -q -m browser tests
+	$(BIN)/python -m samples.screenshots
+
+# The web pages over the demo's data (after `make demo`), on http://127.0.0.1:8000/
+serve-demo: venv
+	$(BIN)/kiemchung serve --demo
 
 test: system-test venv lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -9,7 +9,10 @@ the batch workers call these and nothing below them.
   reason instead of failing the whole verdict;
 - read-whole retries: `read_whole_from_store` / `read_whole_from_files`, for a scan read only
   in its header and signer area when a check needs the rest;
-- `verify` (one criterion of one unit) and `score` (every criterion of every unit, totals);
+- uploads: `upload_document` (store the bytes and read them, as a key may see them) and
+  `document_name` (the name a key knows a stored document by);
+- `verify` (one criterion of one unit), `verify_stored` (the same from stored documents, for
+  a key, saved) and `score` (every criterion of every unit, totals);
 - `batch_report`: a batch's report rows and totals, read from the store;
 - `reused_evidence`: the same document handed in again under other bytes (fingerprints are
   recorded when a document is first read).
@@ -24,9 +27,10 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from kiemchung.api.access import acting_level, acting_unit, unit_scope, visible_document
 from kiemchung.api.store import NotFound, Store
 from kiemchung.api.store import reuse as fingerprints
-from kiemchung.api.store.tables import ItemState
+from kiemchung.api.store.tables import ApiKey, ItemState, VerdictRow
 from kiemchung.extractors.signatures import TrustStore, fingerprint_sha256, load_trust
 from kiemchung.models.errors import InputFileError, KiemchungError
 from kiemchung.models.inspection import Inspection
@@ -176,7 +180,65 @@ def upload_name(store: Store, sha256: str, unit: str) -> str:
     return (mine or document.names or [sha256])[0]
 
 
+# -- uploads ----------------------------------------------------------------------------------
+
+def uploaded_elsewhere(store: Store, sha256: str, unit: str) -> bool:
+    """The bytes are stored, and this unit never uploaded them."""
+    try:
+        store.get_document(sha256)
+    except NotFound:
+        return False
+    return unit not in store.document_units(sha256)
+
+
+def upload_document(store: Store, trust: TrustStore, key: ApiKey, data: bytes, name: str, *,
+                    unit: str | None, ocr_dpi: int) -> tuple[str, Inspection]:
+    """Store the bytes once (by SHA-256) for `unit` and read them: (sha256, inspection). The
+    same bytes uploaded again are not read again, but for a unit key whose unit had not
+    uploaded them: its answer must not tell that another unit did."""
+    scope = unit_scope(key)
+    reread = scope is not None and uploaded_elsewhere(store, hashlib.sha256(data).hexdigest(),
+                                                      scope)
+    row = store.put_document(data, name, unit=unit, uploaded_by=key.id)
+    if reread:
+        # Bytes only other units uploaded are read again for this unit, not taken from the
+        # cache: a cached answer comes ~10x sooner and would tell the unit that the document
+        # exists elsewhere (and an unreadable one's cached message names the other upload).
+        return row.sha256, inspect_fresh(data, name, trust, ocr_dpi=ocr_dpi)
+    return row.sha256, inspect_document(store, row.sha256, trust, name=name, ocr_dpi=ocr_dpi)
+
+
+def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = None) -> str:
+    """The name the document was uploaded under: the unit's own upload first (checks cite
+    it), never another unit's name to a unit key."""
+    uploads = store.get_document(sha256).uploads
+    unit = unit or unit_scope(key)
+    mine = [u.name for u in uploads if u.unit == unit]
+    if unit_scope(key) is None:
+        mine += [u.name for u in uploads]
+    return (mine or [sha256])[0]
+
+
 # -- verdicts ---------------------------------------------------------------------------------
+
+def verify_stored(store: Store, trust: TrustStore, key: ApiKey, *, ruleset_id: str,
+                  criterion: str, level: Level | str, unit: str | None, year: int,
+                  documents: Sequence[str], ocr_dpi: int) -> VerdictRow:
+    """One criterion of one unit from stored documents, as `key` may ask for it (its own
+    unit and level, documents it sees), saved: the API's POST /v1/verdicts and the check
+    page."""
+    unit = acting_unit(key, unit)
+    acting_level(key, level)
+    ruleset = load_ruleset(ruleset_id)
+    criterion_id = ruleset.criterion(criterion).id
+    for sha256 in documents:
+        visible_document(store, key, sha256)
+    names = [(sha256, document_name(store, key, sha256, unit)) for sha256 in documents]
+    evidence = inspect_stored(store, names, trust, ocr_dpi=ocr_dpi)
+    verdict = verify(ruleset, criterion_id, level, unit, year, evidence,
+                     read_whole=read_whole_from_store(store, trust, ocr_dpi))
+    return store.save_verdict(verdict, documents)
+
 
 def verify(ruleset: RuleSet, criterion: str, level: Level | str, unit: str | None, year: int,
            evidence: Evidence, *, read_whole: ReadWhole | None,

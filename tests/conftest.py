@@ -94,9 +94,12 @@ def web_server(tmp_path_factory):
         server.process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, driven by Playwright: never a downloaded browser."""
+    """Debian's Chromium, headless, driven by Playwright: never a downloaded browser. Per
+    module: while Playwright is open its asyncio loop runs in the test thread, where signing
+    and reading signatures (asyncio.run) cannot run (`off_loop` runs them aside); closed,
+    the next module's tests have the thread to themselves."""
     if not os.access(CHROMIUM, os.X_OK):
         absent(f"{CHROMIUM} is not installed (Debian's chromium package; `make test` "
                "installs it)")
@@ -136,3 +139,10 @@ def web_page(browser):
     yield page
     context.close()
     assert not problems, problems
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests driving a browser are marked `browser` (`make screenshots` runs only them)."""
+    for item in items:
+        if "web_page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

@@ -20,6 +20,7 @@ import time
 import urllib.request
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -341,3 +342,10 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def off_loop(make, *args, **kw):
+    """`make(*args)` in a thread of its own: signing and reading signatures run an asyncio
+    loop, and while a browser test's Playwright is open its loop runs in this thread."""
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(make, *args, **kw).result()

@@ -10,6 +10,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from kiemchung.api.demo_site import DEMO_PASSWORD, DEMO_UNIT, demo_settings
+from kiemchung.api.store import open_store
+from kiemchung.api.store.users import login
 from kiemchung.models.fields import DocType
 from samples.content import make_spec
 from samples.pki import DemoPKI
@@ -94,7 +97,8 @@ def test_bad_input_gives_one_clear_line(case, expected, tmp_path, signed_plan):
     assert len(lines) == 1 and expected in lines[0].lower(), lines
 
 
-def test_demo_reads_every_bundled_sample():
+def test_demo_reads_every_bundled_sample(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIEMCHUNG_DATA_DIR", str(tmp_path))
     result = kiemchung("demo")
     assert result.returncode == 0, result.stderr
     for name in ("ke_hoach_signed.pdf", "quyet_dinh_unsigned.pdf", "thong_bao_scan300.pdf",
@@ -106,3 +110,9 @@ def test_demo_reads_every_bundled_sample():
     for status, points in (("pass", "10/10"), ("partial", "5/10"), ("fail", "0/10"),
                            ("not_applicable", "0/0")):
         assert re.search(rf"{status}\s+│\s+{points}", verdicts), (status, verdicts)
+    # The web pages' demo: its address, its accounts, and a store they log in to.
+    assert "http://127.0.0.1:8000/" in result.stdout and DEMO_PASSWORD in result.stdout
+    with open_store(demo_settings()) as store:
+        assert login(store, "donvi", DEMO_PASSWORD).key.unit == DEMO_UNIT
+        assert len(store.find_verdicts(only_flagged=False)) == 4
+        assert store.document_units(store.find_verdicts(only_flagged=False)[0][0].evidence[0])

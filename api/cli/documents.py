@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,12 +28,12 @@ from kiemchung.api.cli.common import (
     points,
     run,
 )
+from kiemchung.api.demo_site import DEMO_DIR
 from kiemchung.models.errors import ExitCode, KiemchungError
 from kiemchung.models.inspection import Inspection
 from kiemchung.verifier.settings import load_settings
 
 # The bundled samples, inside the installed package (`make samples` rebuilds them).
-DEMO_DIR = Path(str(resources.files("kiemchung.api.cli") / "demo"))
 EVIDENCE_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 STATUS_STYLE = {"valid": "green", "untrusted": "yellow", "expired": "yellow",
                 "indeterminate": "yellow"}   # sound, but refused by policy (SHA-1)
@@ -132,6 +131,31 @@ def demo() -> None:
                           or "—", signatures, "yes" if data["has_seal"] else "no")
     console.print(table)
     console.print(_demo_verdicts(inspections, trust))
+    _demo_pages()
+
+
+def _demo_pages() -> None:
+    """The web pages over the same samples: prepared in a data dir of their own."""
+    from kiemchung.api.demo_site import (
+        DEMO_PASSWORD,
+        DEMO_USERS,
+        demo_settings,
+        prepare_demo_site,
+    )
+
+    settings = demo_settings()
+    with console.status("preparing the web pages' demo…"):
+        run(lambda: prepare_demo_site(settings))
+    accounts = Table(title="web pages — demo accounts (password: "
+                           f"{DEMO_PASSWORD})", title_justify="left")
+    for column in ("user", "role", "unit"):
+        accounts.add_column(column)
+    for username, (role, unit, _shown) in DEMO_USERS.items():
+        accounts.add_row(username, role, unit or "—")
+    console.print(accounts)
+    console.print("start them with [bold].venv/bin/kiemchung serve --demo[/bold] (or "
+                  "[bold]make serve-demo[/bold]) and open [bold]http://127.0.0.1:8000/[/bold]; "
+                  f"the demo's data is in {settings.data_dir}", highlight=False)
 
 
 def _demo_verdicts(inspections: dict, trust) -> Table:

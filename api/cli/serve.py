@@ -1,7 +1,8 @@
-"""`kiemchung serve`: the HTTP API with uvicorn, logging JSON lines."""
+"""`kiemchung serve`: the HTTP API and the web pages with uvicorn, logging JSON lines."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated
 
@@ -16,14 +17,25 @@ db_app = typer.Typer(help="The database: migrate it, and set up its run-time rol
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
           log_level: Annotated[str, typer.Option(help="debug, info, warning or error")]
-          = "info") -> None:
-    """Run the HTTP API (OpenAPI at /docs). Settings come from KIEMCHUNG_… and kiemchung.env."""
+          = "info",
+          demo: Annotated[bool, typer.Option(
+              "--demo", help="serve the demo of the web pages (its own data dir, the demo CA "
+                             "trusted, demo accounts; see `kiemchung demo`)")] = False) -> None:
+    """Run the HTTP API (OpenAPI at /docs) and the web pages (at /). Settings come from
+    KIEMCHUNG_… and kiemchung.env."""
     import uvicorn
 
     from kiemchung.api.http.app import configure_logging, create_app
     from kiemchung.api.jobs.batches import resume_unfinished
 
-    app = run(create_app)          # a bad setting is one line on stderr, not a traceback
+    settings = None
+    if demo:
+        from kiemchung.api.demo_site import demo_settings, prepare_demo_site
+
+        settings = demo_settings()
+        run(functools.partial(prepare_demo_site, settings))
+        print(f"demo pages at http://{host}:{port}/ (accounts: `kiemchung demo`)")
+    app = run(lambda: create_app(settings))   # a bad setting is one line, not a traceback
     configure_logging(log_level)
     settings = app.state.settings
     if not settings.broker_url:

@@ -12,7 +12,7 @@ Who may do what:
 | samples, audit                  | –        | –         | yes       | –        | yes      |
 
 A unit key asking for another unit's document, verdict or batch gets 404, never 403: whether
-it exists is not the unit's business.
+it exists is not the unit's business (the unit scoping is `api/access.py`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from kiemchung.api.http.errors import Forbidden, Hidden, Unauthorized
+from kiemchung.api.http.errors import Forbidden, Unauthorized
 from kiemchung.api.store import Store
 from kiemchung.api.store.keys import check_token
 from kiemchung.api.store.tables import ApiKey, Role
 from kiemchung.extractors.signatures import TrustStore
-from kiemchung.verifier.evidence import unit_level
 from kiemchung.verifier.settings import Settings
 
 
@@ -91,44 +90,6 @@ Overrider = Annotated[ApiKey, Depends(role_in(Role.APPRAISER, Role.AUDITOR, Role
 # Draw samples and read the audit log.
 Auditor = Annotated[ApiKey, Depends(role_in(Role.AUDITOR, Role.ADMIN))]
 Admin = Annotated[ApiKey, Depends(role_in(Role.ADMIN))]
-
-
-def unit_scope(key: ApiKey) -> str | None:
-    """The one unit a key is confined to, or None when it sees every unit."""
-    return key.unit if key.role == Role.UNIT else None
-
-
-def sees_unit(key: ApiKey, unit: str | None) -> bool:
-    scope = unit_scope(key)
-    return scope is None or unit == scope
-
-
-def acting_unit(key: ApiKey, unit: str | None) -> str | None:
-    """The unit a request is made for: a unit key's own (it may name it, no other)."""
-    scope = unit_scope(key)
-    if scope is None:
-        return unit
-    if unit not in (None, "", scope):
-        raise Forbidden(f"this key acts for {scope} only, not {unit}")
-    return scope
-
-
-def acting_level(key: ApiKey, level: str | None) -> None:
-    """A unit key submits at its own unit's level only, the one its name says (as the batch
-    input reads it): a district must not have itself judged by a department's criteria."""
-    scope = unit_scope(key)
-    own = unit_level(scope) if scope is not None and level else None
-    if own is not None and str(level) != own.value:
-        raise Forbidden(f"this key acts for {scope}, whose level is {own.value}, not {level}")
-
-
-def visible_document(store: Store, key: ApiKey, sha256: str) -> None:
-    """Raise 404 unless the document exists and the key may see it: a unit key sees the
-    documents its unit uploaded."""
-    store.get_document(sha256)              # NotFound → 404
-    scope = unit_scope(key)
-    if scope is not None and scope not in store.document_units(sha256):
-        raise Hidden(f"no document {sha256}")
 
 
 class Metrics:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kiemchung.api.access import OtherUnit
 from kiemchung.api.jobs.batch_input import BatchInputError, OtherUnitsError
 from kiemchung.api.jobs.queue import BatchError
 from kiemchung.api.store import InvalidOverride, NotFound
@@ -55,13 +56,6 @@ class Forbidden(ApiError):
     kind = "forbidden"
 
 
-class Hidden(ApiError):
-    """Not found, or not the caller's to see: both answer 404 so existence does not leak."""
-
-    status = 404
-    kind = "not-found"
-
-
 class PayloadTooLarge(ApiError):
     status = 413
     kind = "payload-too-large"
@@ -83,7 +77,7 @@ def _status_and_kind(error: KiemchungError) -> tuple[int, str]:
         return 409, error.kind          # outside a phase's window, a draft's own key…
     if isinstance(error, RuleSetError):
         return 422, "invalid-criterion"
-    if isinstance(error, OtherUnitsError):
+    if isinstance(error, OtherUnitsError | OtherUnit):
         return 403, "forbidden"
     if isinstance(error, BatchInputError | BatchError):
         return 422, "invalid-batch"

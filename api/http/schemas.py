@@ -280,6 +280,7 @@ class SampleCreate(BaseModel):
 
 
 class SamplePublic(BaseModel):
+    sample_id: int = Field(description="the kept sample, to work through on /samples/{id}")
     seed: int
     population: int = Field(description="how many items the sample was drawn from")
     size: int

@@ -362,14 +362,15 @@ class Store:
     def find_verdicts(self, *, unit: str | None = None, criterion: str | None = None,
                       status: str | None = None, only_flagged: bool = False, after_id: int = 0,
                       keep: Callable[[VerdictRow], bool] | None = None,
-                      limit: int | None = None) -> list[tuple[VerdictRow, str | None]]:
+                      limit: int | None = None, batch: str | None = None
+                      ) -> list[tuple[VerdictRow, str | None]]:
         """Verdicts in id order matching the filters, each with the batch it came from (None
         for one asked for directly); `keep` filters further, before `limit` counts."""
         query = (select(VerdictRow, BatchItemRow.batch_id)
                  .outerjoin(BatchItemRow, BatchItemRow.verdict_id == VerdictRow.id)
                  .where(VerdictRow.id > after_id).order_by(VerdictRow.id))
         for column, value in ((VerdictRow.unit, unit), (VerdictRow.criterion, criterion),
-                              (VerdictRow.status, status)):
+                              (VerdictRow.status, status), (BatchItemRow.batch_id, batch)):
             if value is not None:
                 query = query.where(column == value)
         if only_flagged:
@@ -694,8 +695,13 @@ class Store:
 
     def audit_entries(self, *, subject: str | None = None, action: str | None = None,
                       actor: int | None = None, after_id: int = 0,
-                      limit: int = 1000) -> list[AuditEntry]:
-        """Entries oldest first; page with `after_id` (the last id seen)."""
+                      limit: int = 1000, actors: Sequence[int] | None = None,
+                      since: dt.datetime | None = None, until: dt.datetime | None = None,
+                      before_id: int | None = None,
+                      newest_first: bool = False) -> list[AuditEntry]:
+        """Entries oldest first; page with `after_id` (the last id seen). `actors` keeps the
+        entries of any of these keys, `since`/`until` a time range (until excluded); with
+        `newest_first`, page back with `before_id` (the last id seen)."""
         query = select(AuditEntry).where(AuditEntry.id > after_id)
         if subject is not None:
             query = query.where(AuditEntry.subject == subject)
@@ -703,8 +709,23 @@ class Store:
             query = query.where(AuditEntry.action == action)
         if actor is not None:
             query = query.where(AuditEntry.actor_key_id == actor)
+        if actors is not None:
+            query = query.where(AuditEntry.actor_key_id.in_(list(actors)))
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
+        if until is not None:
+            query = query.where(AuditEntry.at < until)
+        if before_id is not None:
+            query = query.where(AuditEntry.id < before_id)
+        order = AuditEntry.id.desc() if newest_first else AuditEntry.id
         with self.session() as session:
-            return list(session.scalars(query.order_by(AuditEntry.id).limit(limit)))
+            return list(session.scalars(query.order_by(order).limit(limit)))
+
+    def audit_actions(self) -> list[str]:
+        """The actions the log holds, for a filter's choices."""
+        with self.session() as session:
+            return list(session.scalars(select(AuditEntry.action).distinct()
+                                        .order_by(AuditEntry.action)))
 
 
 class _FinishedElsewhere(Exception):

@@ -22,8 +22,8 @@ from kiemchung.api.web.routes import ROUTERS
 API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/static/")
 
 
-def is_page(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIXES)
+def is_page(path: str) -> bool:
+    return not path.startswith(API_PREFIXES)
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:
@@ -69,7 +69,7 @@ def install(app: FastAPI) -> None:
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.error_page = lambda request, status, detail: (
-        error_page(request, status, detail) if is_page(request) else None)
+        error_page(request, status, detail) if is_page(request.url.path) else None)
 
     @app.exception_handler(LoginRequired)
     async def to_login(_request: Request, error: LoginRequired):

@@ -40,6 +40,9 @@ FIELD = {
     "place": "Địa danh", "issuer": "Cơ quan ban hành", "issuer_parent": "Cơ quan chủ quản",
     "subject": "Trích yếu", "signer_name": "Người ký", "signer_title": "Chức vụ người ký",
     "signer_authority": "Thẩm quyền ký", "signer": "Người ký",
+    # The document view's other fields (DocumentFields).
+    "type_name": "Tên loại in trên văn bản", "superior_agency": "Cơ quan chủ quản",
+    "recipients": "Nơi nhận", "copy_mark": "Dấu bản sao", "appendix_file": "Phụ lục",
 }
 SOURCE = {
     "text": "lớp chữ của trang", "tcvn3": "lớp chữ TCVN3 đã chuyển mã",
@@ -72,4 +75,12 @@ CHECK = {
     "scan_with_seal": "Bản quét có dấu đỏ",
     "count_at_least": "Đủ số lượng văn bản",
     "last_before": "Văn bản cuối cùng đúng hạn",
+    # Checks the evaluator itself writes (verifier/evaluate.py), not in a rule set.
+    "evidence_present": "Có tệp minh chứng",
+    "distinct_file": "Mỗi minh chứng là một tệp riêng",
+    "applies_to_level": "Tiêu chí áp dụng cho cấp của đơn vị",
+    "backed_by_platform": "Được chứng minh qua nền tảng số",
+    "exempt": "Được miễn",
+    "judged_by_person": "Do người thẩm định đánh giá",
 }
+LEVEL = {"so": "Sở, ban, ngành", "huyen": "Cấp huyện", "xa": "Cấp xã"}

@@ -15,16 +15,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from kiemchung.api import service
-from kiemchung.api.http.deps import (
-    CurrentKey,
-    SettingsDep,
-    StoreDep,
-    Submitter,
-    acting_level,
-    acting_unit,
-    unit_scope,
-)
-from kiemchung.api.http.errors import Hidden, Unprocessable
+from kiemchung.api.access import Hidden, acting_level, acting_unit, unit_scope
+from kiemchung.api.http.deps import CurrentKey, SettingsDep, StoreDep, Submitter
+from kiemchung.api.http.errors import Unprocessable
 from kiemchung.api.http.idempotency import HEADER, HEADER_DOC, Idempotency
 from kiemchung.api.http.routes.documents import read_upload
 from kiemchung.api.http.routes.verdicts import verdict_json

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from kiemchung.api import campaigns as flow
+from kiemchung.api.access import Hidden, acting_unit, sees_unit, unit_scope, visible_document
 from kiemchung.api.http.campaign_schemas import (
     AppraisalCreate,
     AppraiserAssign,
@@ -26,19 +27,8 @@ from kiemchung.api.http.campaign_schemas import (
     PhaseWindow,
     ReopenCreate,
 )
-from kiemchung.api.http.deps import (
-    Admin,
-    CurrentKey,
-    SettingsDep,
-    StoreDep,
-    TrustDep,
-    acting_unit,
-    role_in,
-    sees_unit,
-    unit_scope,
-    visible_document,
-)
-from kiemchung.api.http.errors import Forbidden, Hidden
+from kiemchung.api.http.deps import Admin, CurrentKey, SettingsDep, StoreDep, TrustDep, role_in
+from kiemchung.api.http.errors import Forbidden
 from kiemchung.api.http.schemas import RowId
 from kiemchung.api.store import Store
 from kiemchung.api.store import campaigns as db

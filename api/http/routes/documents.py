@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import PurePath
 from typing import Annotated
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from starlette import datastructures
 
 from kiemchung.api import service
+from kiemchung.api.access import acting_unit, visible_document
 from kiemchung.api.http.deps import (
     CurrentKey,
     MetricsDep,
@@ -17,15 +17,10 @@ from kiemchung.api.http.deps import (
     StoreDep,
     Submitter,
     TrustDep,
-    acting_unit,
-    unit_scope,
-    visible_document,
 )
 from kiemchung.api.http.errors import PayloadTooLarge, Unprocessable
 from kiemchung.api.http.schemas import DocumentPublic, Unit
 from kiemchung.api.jobs.batch_input import MAX_NAME_CHARS, content_refusal, has_control_character
-from kiemchung.api.store import NotFound, Store
-from kiemchung.api.store.tables import ApiKey
 from kiemchung.extractors.reader import display_name
 from kiemchung.models.document import nfc
 from kiemchung.models.errors import InputFileError
@@ -64,26 +59,6 @@ def refuse_unknown_kind(data: bytes, name: str) -> None:
         raise InputFileError(f"{display_name(name)}: {reason}")
 
 
-def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = None) -> str:
-    """The name the document was uploaded under: the unit's own upload first (checks cite
-    it), never another unit's name to a unit key."""
-    uploads = store.get_document(sha256).uploads
-    unit = unit or unit_scope(key)
-    mine = [u.name for u in uploads if u.unit == unit]
-    if unit_scope(key) is None:
-        mine += [u.name for u in uploads]
-    return (mine or [sha256])[0]
-
-
-def uploaded_elsewhere(store: Store, sha256: str, unit: str) -> bool:
-    """The bytes are stored, and this unit never uploaded them."""
-    try:
-        store.get_document(sha256)
-    except NotFound:
-        return False
-    return unit not in store.document_units(sha256)
-
-
 def document_json(inspection: Inspection, sha256: str) -> dict:
     return {**inspection.to_json(), "sha256": sha256}
 
@@ -94,28 +69,18 @@ def upload_document(key: Submitter, store: StoreDep, trust: TrustDep, settings: 
                     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or TIFF")],
                     unit: Annotated[Unit | None, Form(description="the unit the document is "
                                                       "evidence for; a unit key's own")] = None):
-    """Store the file once (by SHA-256) and return its inspection. The same bytes uploaded
-    again are not read again, but for a unit key whose unit had not uploaded them: its answer
-    must not tell that another unit did. A unit key's uploads belong to its unit."""
+    """Store the file once (by SHA-256) and return its inspection (`service.upload_document`:
+    the same bytes are read once, but again for a unit that had not uploaded them). A unit
+    key's uploads belong to its unit."""
     unit = acting_unit(key, unit)
     data = read_upload(file, settings.max_upload_bytes)
     name = upload_name(file)
     refuse_unknown_kind(data, name)
-    scope = unit_scope(key)
-    reread = scope is not None and uploaded_elsewhere(store, hashlib.sha256(data).hexdigest(),
-                                                      scope)
-    row = store.put_document(data, name, unit=unit, uploaded_by=key.id)
-    if reread:
-        # Bytes only other units uploaded are read again for this unit, not taken from the
-        # cache: a cached answer comes ~10x sooner and would tell the unit that the document
-        # exists elsewhere (and an unreadable one's cached message names the other upload).
-        inspection = service.inspect_fresh(data, name, trust, ocr_dpi=settings.ocr_dpi)
-    else:
-        inspection = service.inspect_document(store, row.sha256, trust, name=name,
-                                              ocr_dpi=settings.ocr_dpi)
+    sha256, inspection = service.upload_document(store, trust, key, data, name, unit=unit,
+                                                 ocr_dpi=settings.ocr_dpi)
     metrics.count_document(sum(1 for page in inspection.text.pages
                                if str(page.source) == "ocr"))
-    return document_json(inspection, row.sha256)
+    return document_json(inspection, sha256)
 
 
 @router.get("/{sha256}", response_model=DocumentPublic, summary="A document's inspection")
@@ -123,6 +88,6 @@ def get_document(sha256: Sha256Path, key: CurrentKey, store: StoreDep, trust: Tr
                  settings: SettingsDep):
     visible_document(store, key, sha256)
     inspection = service.inspect_document(store, sha256, trust,
-                                          name=document_name(store, key, sha256),
+                                          name=service.document_name(store, key, sha256),
                                           ocr_dpi=settings.ocr_dpi)
     return document_json(inspection, sha256)

@@ -8,26 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from kiemchung.api import service
-from kiemchung.api.http.deps import (
-    CurrentKey,
-    SettingsDep,
-    StoreDep,
-    Submitter,
-    TrustDep,
-    acting_level,
-    acting_unit,
-    sees_unit,
-    visible_document,
-)
-from kiemchung.api.http.errors import Hidden
+from kiemchung.api.access import Hidden, sees_unit
+from kiemchung.api.http.deps import CurrentKey, SettingsDep, StoreDep, Submitter, TrustDep
 from kiemchung.api.http.idempotency import HEADER, HEADER_DOC, Idempotency
-from kiemchung.api.http.routes.documents import document_name
 from kiemchung.api.http.schemas import RowId, VerdictCreate, VerdictPublic
 from kiemchung.api.store import Store
 from kiemchung.api.store.tables import ApiKey, OverrideRow, VerdictRow
 from kiemchung.extractors.signatures import TrustStore
 from kiemchung.models.verdicts import points_value
-from kiemchung.verifier.ruleset import load_ruleset
 
 router = APIRouter(prefix="/verdicts", tags=["verdicts"])
 
@@ -74,18 +62,10 @@ def create_verdict(body: VerdictCreate, key: Submitter, store: StoreDep, trust: 
 
 
 def _verdict(body: VerdictCreate, key: ApiKey, store: Store, trust: TrustStore, settings) -> dict:
-    unit = acting_unit(key, body.unit)
-    acting_level(key, body.level)
-    ruleset = load_ruleset(body.ruleset)
-    criterion = ruleset.criterion(body.criterion)
-    for sha256 in body.documents:
-        visible_document(store, key, sha256)
-    names = [(sha256, document_name(store, key, sha256, unit)) for sha256 in body.documents]
-    evidence = service.inspect_stored(store, names, trust, ocr_dpi=settings.ocr_dpi)
-    verdict = service.verify(ruleset, criterion.id, body.level, unit, body.year, evidence,
-                             read_whole=service.read_whole_from_store(store, trust,
-                                                                      settings.ocr_dpi))
-    row = store.save_verdict(verdict, body.documents)
+    row = service.verify_stored(store, trust, key, ruleset_id=body.ruleset,
+                                criterion=body.criterion, level=body.level, unit=body.unit,
+                                year=body.year, documents=body.documents,
+                                ocr_dpi=settings.ocr_dpi)
     return verdict_json(row, [])
 
 

@@ -25,5 +25,6 @@ from kiemchung.api.web.routes import (
     verdicts,
 )
 
-ROUTERS = [account.router, documents.router, check.router, verdicts.router, lists.router,
+# lists before verdicts: /verdicts/export.csv is not the verdict of the id "export.csv".
+ROUTERS = [account.router, documents.router, check.router, lists.router, verdicts.router,
            batches.router, campaigns.router, audit.router, admin.router]
