@@ -12,7 +12,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 TAKEN = ROOT / "build" / "screenshots"
 KEPT = ROOT / "samples" / "screenshots"
-CHOSEN = ("login", "documents-suggestions", "documents-verdict", "documents-view",
+CHOSEN = ("login", "documents-suggestions", "documents-verdict", "documents-view-box",
           "campaigns-matrix", "campaigns-self-assessment", "lists-batch-progress",
           "lists-verdicts", "audit-sample", "admin-trust")
 MAX_HEIGHT = 1400

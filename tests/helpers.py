@@ -336,11 +336,12 @@ def log_in(page, server: WebServer, username: str) -> None:
     page.wait_for_selector("[data-testid=who]")
 
 
-def screenshot(page, name: str) -> Path:
-    """A full-page screenshot for review, in SCREENSHOTS (build/screenshots by default)."""
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot for review (of the whole page, or of what the window shows), in
+    SCREENSHOTS (build/screenshots by default)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -349,3 +350,12 @@ def off_loop(make, *args, **kw):
     loop, and while a browser test's Playwright is open its loop runs in this thread."""
     with ThreadPoolExecutor(1) as worker:
         return worker.submit(make, *args, **kw).result()
+
+
+@contextlib.contextmanager
+def web_app(data_dir: Path, pki: DemoPKI):
+    """The app of the pages' TestClient tests, with WEB_USERS, in its own data dir."""
+    app = create_app(service_settings(data_dir, pki))
+    add_web_users(app.state.store)
+    yield app
+    app.state.store.close()

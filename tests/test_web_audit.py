@@ -10,7 +10,6 @@ import re
 import httpx
 import pytest
 
-from kiemchung.api.http.app import create_app
 from kiemchung.api.store import open_store
 from kiemchung.api.store.campaigns import create_campaign
 from kiemchung.api.store.keys import create_key
@@ -21,12 +20,11 @@ from tests.helpers import (
     UNIT,
     TestClient,
     WebClient,
-    add_web_users,
     log_in,
     off_loop,
     plan,
     screenshot,
-    service_settings,
+    web_app,
 )
 
 OTHER = "UBND xã Mẫu"
@@ -39,10 +37,8 @@ def pki():
 
 @pytest.fixture
 def app(tmp_path, pki):
-    app = create_app(service_settings(tmp_path, pki))
-    add_web_users(app.state.store)
-    yield app
-    app.state.store.close()
+    with web_app(tmp_path, pki) as made:
+        yield made
 
 
 def make_verdicts(app, count: int, unit: str = OTHER) -> list[int]:

@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 
 from kiemchung.api import campaigns as flow
 from kiemchung.api import service
-from kiemchung.api.http.app import create_app
 from kiemchung.api.store import Store, open_store
 from kiemchung.api.store import campaigns as db
 from kiemchung.api.store.tables import Phase
@@ -26,12 +25,11 @@ from tests.helpers import (
     PHU_VANG,
     UNIT,
     WebClient,
-    add_web_users,
     log_in,
     off_loop,
     plan,
     screenshot,
-    service_settings,
+    web_app,
 )
 
 TODAY = flow.today()
@@ -47,10 +45,8 @@ def pki():
 
 @pytest.fixture
 def app(tmp_path, pki):
-    app = create_app(service_settings(tmp_path, pki))
-    add_web_users(app.state.store)
-    yield app
-    app.state.store.close()
+    with web_app(tmp_path, pki) as made:
+        yield made
 
 
 def signed_plan(pki: DemoPKI) -> bytes:

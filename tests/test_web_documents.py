@@ -13,7 +13,6 @@ import pymupdf
 import pytest
 
 from kiemchung.api import service
-from kiemchung.api.http.app import create_app
 from kiemchung.api.web.render import templates
 from kiemchung.api.web.routes.documents import FIRST_PAGES, field_rows, page_views, signature_rows
 from samples import attacks
@@ -24,12 +23,11 @@ from tests.helpers import (
     PHU_VANG,
     UNIT,
     WebClient,
-    add_web_users,
     log_in,
     off_loop,
     plan,
     screenshot,
-    service_settings,
+    web_app,
 )
 
 
@@ -40,10 +38,8 @@ def pki():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, pki):
-    app = create_app(service_settings(tmp_path_factory.mktemp("documents"), pki))
-    add_web_users(app.state.store)
-    yield app
-    app.state.store.close()
+    with web_app(tmp_path_factory.mktemp("documents"), pki) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +271,8 @@ def test_a_unit_checks_a_plan_and_an_appraiser_overrides(web_server, web_page, b
                            " return img && img.complete && img.naturalWidth > 0; }")
     assert "#page-" in page.url
     screenshot(page, "documents-view")
+    page.locator("rect.highlight").first.scroll_into_view_if_needed()
+    screenshot(page, "documents-view-box", full_page=False)      # what the reader sees
     page.click("[data-testid=logout]")
     log_in(page, web_server, "thamdinh")
     page.goto(verdict_url)

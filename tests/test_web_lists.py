@@ -15,7 +15,6 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from kiemchung.api.http.app import create_app
 from kiemchung.api.store import open_store
 from kiemchung.models.verdicts import Verdict
 from samples.pki import DemoPKI
@@ -26,12 +25,11 @@ from tests.helpers import (
     UNIT,
     YEAR,
     WebClient,
-    add_web_users,
     log_in,
     off_loop,
     plan,
     screenshot,
-    service_settings,
+    web_app,
 )
 
 
@@ -67,10 +65,8 @@ def pki():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, pki):
-    app = create_app(service_settings(tmp_path_factory.mktemp("lists"), pki))
-    add_web_users(app.state.store)
-    yield app
-    app.state.store.close()
+    with web_app(tmp_path_factory.mktemp("lists"), pki) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

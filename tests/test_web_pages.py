@@ -8,11 +8,10 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from kiemchung.api.http.app import create_app
 from kiemchung.api.web import is_page
 from kiemchung.api.web.routes import ROUTERS
 from samples.pki import DemoPKI
-from tests.helpers import WEB_USERS, TestClient, WebClient, add_web_users, service_settings
+from tests.helpers import WEB_USERS, TestClient, WebClient, web_app
 
 OPEN_PAGES = {"/login", "/lang/{locale}"}
 # A value for each kind of path parameter: well-formed, naming nothing that exists.
@@ -21,11 +20,8 @@ PARAMETERS = {"sha256": "0" * 64, "locale": "vi", "criterion": "2.1", "unit": "U
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("pages")
-    app = create_app(service_settings(directory, DemoPKI.create("pages-tests")))
-    add_web_users(app.state.store)
-    yield app
-    app.state.store.close()
+    with web_app(tmp_path_factory.mktemp("pages"), DemoPKI.create("pages-tests")) as made:
+        yield made
 
 
 def page_routes(method: str) -> list[str]:

@@ -4,6 +4,7 @@ the navigation of their role, and the filters that write dates and statuses for 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +53,15 @@ def vn_date(value: dt.date | dt.datetime | str | None, with_time: bool = False) 
             value = value.astimezone(VIETNAM)
         return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
     return value.strftime("%d/%m/%Y")
+
+
+def typed_number(text: str | None) -> float:
+    """A number as a person types it in Vietnam ("7,5" or "7.5"); ValueError for anything
+    else, infinities and NaN included."""
+    value = float((text or "").strip().replace(",", "."))
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
 
 
 def percent(value: float | None) -> str:

@@ -27,7 +27,7 @@ from kiemchung.api.store.samples import (
 from kiemchung.api.store.tables import Role, SampleItemRow
 from kiemchung.api.web import words
 from kiemchung.api.web.auth import FormPerson, PageRefused, Person, require_role
-from kiemchung.api.web.render import VIETNAM, page
+from kiemchung.api.web.render import VIETNAM, page, typed_number
 from kiemchung.models.verdicts import VerdictStatus
 
 router = APIRouter()
@@ -102,7 +102,7 @@ def _draw_request(size: str, rate: str, seed: str) -> dict[str, Any]:
         wanted["size"] = int(size)
     else:
         try:
-            percent = float(rate.strip().replace(",", "."))
+            percent = typed_number(rate)
         except ValueError:
             percent = -1
         if not 0 < percent <= 100:

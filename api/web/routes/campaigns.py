@@ -40,7 +40,7 @@ from kiemchung.api.store.tables import (
 from kiemchung.api.store.users import WebSession
 from kiemchung.api.web import words
 from kiemchung.api.web.auth import FormPerson, PageRefused, Person, require_role
-from kiemchung.api.web.render import page, points, vn_date
+from kiemchung.api.web.render import page, points, typed_number, vn_date
 from kiemchung.models.errors import InputFileError
 from kiemchung.verifier.reports import safe_row, xlsx_row
 from kiemchung.verifier.ruleset import (
@@ -137,9 +137,8 @@ def conflict_text(store: Store, campaign_id: int, phase: Phase,
 
 def _points_of(text: str | None, maximum: float) -> float:
     """A number of points typed by a person ("7,5" or "7.5"), between 0 and the maximum."""
-    raw = (text or "").strip().replace(",", ".")
     try:
-        value = float(raw)
+        value = typed_number(text)
     except ValueError:
         raise CampaignError(f"Số điểm «{(text or '').strip()[:40]}» không phải là một số.") \
             from None

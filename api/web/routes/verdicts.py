@@ -19,7 +19,7 @@ from kiemchung.api.store.keys import list_keys
 from kiemchung.api.store.tables import Role, VerdictRow
 from kiemchung.api.store.users import WebSession
 from kiemchung.api.web.auth import FormPerson, Person, require_role
-from kiemchung.api.web.render import page
+from kiemchung.api.web.render import page, typed_number
 from kiemchung.api.web.routes.documents import box_link, widget_link
 from kiemchung.extractors.signatures import TrustStore
 from kiemchung.models.errors import KiemchungError
@@ -104,7 +104,7 @@ def verdict_override(request: Request, verdict_id: RowId, person: FormPerson, st
                              detail=detail, status_code=422, form=form)
 
     try:
-        value = float(points.replace(",", "."))
+        value = typed_number(points)
     except ValueError:
         return again("Số điểm phải là một số, ví dụ 5 hoặc 7,5.")
     if not reason.strip():
