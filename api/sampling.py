@@ -13,7 +13,7 @@ import random
 import secrets
 from typing import Any
 
-from kiemchung.api.http.routes.flagged import flagged_items
+from kiemchung.api.service import flagged_items
 from kiemchung.api.store import Store
 from kiemchung.api.store.samples import create_sample
 

@@ -13,6 +13,8 @@ the batch workers call these and nothing below them.
   `document_name` (the name a key knows a stored document by);
 - `verify` (one criterion of one unit), `verify_stored` (the same from stored documents, for
   a key, saved) and `score` (every criterion of every unit, totals);
+- `in_force` (a verdict, or its last override) and `flagged_items` (the verdicts a person
+  should look at, filterable);
 - `batch_report`: a batch's report rows and totals, read from the store;
 - `reused_evidence`: the same document handed in again under other bytes (fingerprints are
   recorded when a document is first read).
@@ -26,11 +28,12 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kiemchung.api.access import acting_level, acting_unit, unit_scope, visible_document
-from kiemchung.api.store import NotFound, Store
+from kiemchung.api.store import NotFound, Store, verdict_flags
 from kiemchung.api.store import reuse as fingerprints
-from kiemchung.api.store.tables import ApiKey, ItemState, VerdictRow
+from kiemchung.api.store.tables import ApiKey, ItemState, OverrideRow, VerdictRow
 from kiemchung.extractors.signatures import TrustStore, fingerprint_sha256, load_trust
 from kiemchung.models.errors import InputFileError, KiemchungError
 from kiemchung.models.inspection import Inspection
@@ -220,6 +223,45 @@ def document_name(store: Store, key: ApiKey, sha256: str, unit: str | None = Non
 
 
 # -- verdicts ---------------------------------------------------------------------------------
+
+def in_force(row: VerdictRow, overrides: list[OverrideRow]) -> dict:
+    """The last override if there is one, else the verifier's own verdict."""
+    if overrides:
+        last = overrides[-1]
+        return {"status": last.status, "points": points_value(last.points),
+                "override_id": last.id}
+    return {"status": row.status, "points": points_value(row.points), "override_id": None}
+
+
+def flagged_items(store: Store, *, unit: str | None = None, criterion: str | None = None,
+                  check: str | None = None, status: str | None = None,
+                  only_flagged: bool = True, after_id: int = 0,
+                  limit: int | None = None, batch: str | None = None) -> list[dict]:
+    """Verdicts in id order with why they are flagged; with `only_flagged=False`, every
+    verdict matching the filters. `check` keeps the verdicts where that check failed or
+    needs review; `batch` those the batch of this id gave."""
+    def has_check(row: VerdictRow) -> bool:
+        doubtful = verdict_flags(row.status, row.verdict.get("checks", []))[1]
+        return any(c.get("name") == check for c in doubtful)
+
+    items: list[dict[str, Any]] = []
+    for row, batch_id in store.find_verdicts(unit=unit, criterion=criterion, status=status,
+                                             only_flagged=only_flagged, after_id=after_id,
+                                             keep=has_check if check is not None else None,
+                                             limit=limit, batch=batch):
+        flags, doubtful = verdict_flags(row.status, row.verdict.get("checks", []))
+        items.append({"verdict_id": row.id, "unit": row.unit, "level": row.level,
+                      "year": row.year, "criterion": row.criterion, "ruleset": row.ruleset_id,
+                      "status": row.status, "points": points_value(row.points),
+                      "max_points": points_value(row.max_points), "flags": flags,
+                      "problem_checks": doubtful, "batch_id": batch_id,
+                      "created_at": row.created_at, "row": row})
+    overrides = store.overrides_by_verdict([item["verdict_id"] for item in items])
+    for item in items:
+        item["in_force"] = in_force(item.pop("row"), overrides.get(item["verdict_id"], []))
+    return items
+
+
 
 def verify_stored(store: Store, trust: TrustStore, key: ApiKey, *, ruleset_id: str,
                   criterion: str, level: Level | str, unit: str | None, year: int,

@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.exc import DBAPIError
 
-from kiemchung.api.http.routes.flagged import flagged_items
+from kiemchung.api.service import flagged_items
 from kiemchung.api.store import InvalidOverride, NewBatchItem, NotFound, StoreError, open_store
 from kiemchung.api.store.migrations import alembic_config
 from kiemchung.api.store.tables import ItemState

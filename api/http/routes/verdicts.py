@@ -12,6 +12,7 @@ from kiemchung.api.access import Hidden, sees_unit
 from kiemchung.api.http.deps import CurrentKey, SettingsDep, StoreDep, Submitter, TrustDep
 from kiemchung.api.http.idempotency import HEADER, HEADER_DOC, Idempotency
 from kiemchung.api.http.schemas import RowId, VerdictCreate, VerdictPublic
+from kiemchung.api.service import in_force
 from kiemchung.api.store import Store
 from kiemchung.api.store.tables import ApiKey, OverrideRow, VerdictRow
 from kiemchung.extractors.signatures import TrustStore
@@ -24,15 +25,6 @@ def override_json(row: OverrideRow) -> dict:
     return {"id": row.id, "verdict_id": row.verdict_id, "status": row.status,
             "points": points_value(row.points), "reason": row.reason, "by_key_id": row.by_key_id,
             "created_at": row.created_at}
-
-
-def in_force(row: VerdictRow, overrides: list[OverrideRow]) -> dict:
-    """The last override if there is one, else the verifier's own verdict."""
-    if overrides:
-        last = overrides[-1]
-        return {"status": last.status, "points": points_value(last.points),
-                "override_id": last.id}
-    return {"status": row.status, "points": points_value(row.points), "override_id": None}
 
 
 def verdict_json(row: VerdictRow, overrides: list[OverrideRow]) -> dict:

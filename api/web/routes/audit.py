@@ -11,10 +11,9 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse
 
 from kiemchung.api.http.deps import StoreDep
-from kiemchung.api.http.routes.flagged import flagged_items
-from kiemchung.api.http.routes.verdicts import in_force
 from kiemchung.api.http.schemas import MAX_SEED
 from kiemchung.api.sampling import draw_sample
+from kiemchung.api.service import flagged_items, in_force
 from kiemchung.api.store import NotFound, Store, StoreError, verdict_flags
 from kiemchung.api.store.keys import list_keys
 from kiemchung.api.store.samples import (

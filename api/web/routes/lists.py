@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from kiemchung.api.access import unit_scope
 from kiemchung.api.http.deps import StoreDep
 from kiemchung.api.http.routes.batches import XLSX
-from kiemchung.api.http.routes.flagged import flagged_items
+from kiemchung.api.service import flagged_items
 from kiemchung.api.store import Store, StoreError
 from kiemchung.api.store.tables import ApiKey, Role
 from kiemchung.api.store.views import delete_view, list_views, save_view
