@@ -92,6 +92,16 @@ def get_user(store: Store, username: str) -> UserRow:
         return user
 
 
+def people_names(store: Store) -> dict[int, str]:
+    """What the pages call whoever holds each key: a user by the name shown for them, any
+    other key (the portal's, a script's) by its own name."""
+    with store.session() as session:
+        keys = {key.id: key.name for key in session.scalars(select(ApiKey))}
+        for user in session.scalars(select(UserRow)):
+            keys[user.key_id] = user.display_name
+        return keys
+
+
 def list_users(store: Store) -> list[UserRow]:
     with store.session() as session:
         return list(session.scalars(select(UserRow).order_by(UserRow.username)))

@@ -25,7 +25,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 # The menu of each role: (path, label). A page not listed for a role refuses it too.
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
-    Role.UNIT: [("/check", "Kiểm tra văn bản"), ("/campaigns", "Tự đánh giá")],
+    Role.UNIT: [("/check", "Kiểm tra văn bản"), ("/campaigns", "Tự đánh giá"),
+                ("/verdicts", "Kết quả")],
     Role.APPRAISER: [("/campaigns", "Đợt đánh giá"), ("/verdicts", "Kết quả"),
                      ("/batches/new", "Tải lô hồ sơ"), ("/check", "Kiểm tra văn bản")],
     Role.AUDITOR: [("/flagged", "Mục bị gắn cờ"), ("/samples", "Mẫu kiểm tra"),

@@ -24,6 +24,7 @@ from kiemchung.api.store.samples import (
     set_outcome,
 )
 from kiemchung.api.store.tables import Role, SampleItemRow
+from kiemchung.api.store.users import people_names
 from kiemchung.api.web import words
 from kiemchung.api.web.auth import FormPerson, PageRefused, Person, require_role
 from kiemchung.api.web.render import VIETNAM, page, typed_number
@@ -52,11 +53,6 @@ def _whole_number(value: str | None, what: str) -> int | None:
     return int(text)
 
 
-def key_names(store: Store) -> dict[int, str]:
-    """Who each key is, for people: a user's own key (`user:<name>`) by the user name."""
-    return {key.id: key.name.removeprefix("user:") for key in list_keys(store)}
-
-
 # -- flagged items ----------------------------------------------------------------------------
 
 @router.get("/flagged")
@@ -80,7 +76,7 @@ def flagged_page(request: Request, person: Person, store: StoreDep, unit: str = 
 def _samples_page(request: Request, person, store: Store, *, error: str | None = None,
                   form: dict[str, Any] | None = None, status_code: int = 200):
     return page(request, "audit_samples.html", person, status_code=status_code,
-                samples=list_samples(store), names=key_names(store), error=error,
+                samples=list_samples(store), names=people_names(store), error=error,
                 form=form or {"only_flagged": True})
 
 
@@ -163,7 +159,7 @@ def sample_page(request: Request, person: Person, store: StoreDep, sample_id: in
     shown = _shown_items(store, sample_items(store, sample_id))
     decided = sum(1 for each in shown if each["item"].outcome is not None)
     return page(request, "audit_sample.html", person, sample=sample, shown=shown,
-                decided=decided, names=key_names(store), outcomes=OUTCOME_LABELS)
+                decided=decided, names=people_names(store), outcomes=OUTCOME_LABELS)
 
 
 @router.post("/samples/{sample_id}/items/{item_id}")
@@ -212,11 +208,14 @@ def audit_page(request: Request, person: Person, store: StoreDep, action: str = 
                before_id: str = ""):
     require_role(person, Role.AUDITOR, Role.ADMIN)
     first, last = _day(since, "Từ ngày"), _day(until, "Đến ngày")
-    names = key_names(store)
+    names = people_names(store)
     actors = None
     if (who := _text(actor)) is not None:
+        # By the name shown or the login (a user's key is named `user:<login>`).
         wanted = who.lower().removeprefix("user:")
-        actors = [key_id for key_id, name in names.items() if name.lower() == wanted]
+        logins = {key.id: key.name.removeprefix("user:").lower() for key in list_keys(store)}
+        actors = [key_id for key_id, name in names.items()
+                  if wanted in (name.lower(), logins.get(key_id))]
     entries = store.audit_entries(
         action=_text(action), subject=_text(subject), actors=actors,
         since=_start_of(first) if first else None,

@@ -37,7 +37,7 @@ from kiemchung.api.store.tables import (
     Phase,
     Role,
 )
-from kiemchung.api.store.users import WebSession
+from kiemchung.api.store.users import WebSession, people_names
 from kiemchung.api.web import words
 from kiemchung.api.web.auth import FormPerson, PageRefused, Person, require_role
 from kiemchung.api.web.render import page, points, typed_number, vn_date
@@ -89,11 +89,6 @@ def _phases(store: Store, campaign_id: int) -> list[dict[str, Any]]:
 
 def _open_phases(store: Store, campaign_id: int) -> set[str]:
     return {p["phase"] for p in _phases(store, campaign_id) if p["open"]}
-
-
-def _key_name(store: Store, key_id: int | None) -> str:
-    key = store.get_key(key_id) if key_id is not None else None
-    return key.name.removeprefix("user:") if key else ""
 
 
 def phase_refusal(store: Store, campaign_id: int, phase: Phase) -> str:
@@ -271,6 +266,7 @@ def self_assessment(request: Request, store: Store, person: WebSession, campaign
     member = _member(store, person.key, campaign_id)
     mine = {a.criterion: a for a in db.find_assessments(store, campaign_id, unit=member.unit)}
     open_now = _open_phases(store, campaign_id)
+    names = people_names(store)
     entries: list[dict[str, Any]] = []
     for criterion in _criteria_of(row, member.level):
         assessment = mine.get(criterion.id)
@@ -278,8 +274,8 @@ def self_assessment(request: Request, store: Store, person: WebSession, campaign
         entries.append({
             "criterion": criterion, "max_points": criterion.points[Level(member.level)],
             "view": view, "assessment": assessment,
-            "drafted_by": _key_name(store, assessment.drafted_by) if assessment else "",
-            "approved_by": _key_name(store, assessment.approved_by) if assessment else "",
+            "drafted_by": names.get(assessment.drafted_by or 0, "") if assessment else "",
+            "approved_by": names.get(assessment.approved_by or 0, "") if assessment else "",
             "documents": _documents(store, person.key, assessment.evidence)
             if assessment else [],
             "screen": view["prescreens"][-1] if view and view["prescreens"] else None,
@@ -465,15 +461,16 @@ def assessment_page(request: Request, store: Store, person: WebSession, campaign
         raise PageRefused(403, "Bạn không thẩm định tiêu chí này trong đợt đánh giá.")
     view = flow.assessment_view(store, assessment)
     criterion = load_ruleset(row.ruleset_id).criterion(assessment.criterion)
+    names = people_names(store)
     explanations = [{**e, "documents": _documents(store, person.key, e["evidence"]),
-                     "by": _key_name(store, e["by_key_id"])} for e in view["explanations"]]
-    appraisals = [{**a, "by": _key_name(store, a["by_key_id"])} for a in view["appraisals"]]
+                     "by": names.get(e["by_key_id"], "")} for e in view["explanations"]]
+    appraisals = [{**a, "by": names.get(a["by_key_id"], "")} for a in view["appraisals"]]
     return page(request, "campaign_assessment.html", person, status_code=status_code,
                 campaign=row, view=view, criterion=criterion, appraisals=appraisals,
                 explanations=explanations,
                 documents=_documents(store, person.key, view["evidence"]),
-                drafted_by=_key_name(store, view["drafted_by"]),
-                approved_by=_key_name(store, view["approved_by"]),
+                drafted_by=names.get(view["drafted_by"], ""),
+                approved_by=names.get(view["approved_by"], ""),
                 round=_open_round(store, campaign_id) if appraises else None,
                 statuses=words.VERDICT_STATUS, actions=ACTION, states=STATE,
                 error=error, typed=typed or {}, phases=_phases(store, campaign_id),

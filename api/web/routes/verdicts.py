@@ -15,9 +15,8 @@ from kiemchung.api.http.deps import StoreDep, TrustDep
 from kiemchung.api.http.routes.verdicts import verdict_json, visible_verdict
 from kiemchung.api.http.schemas import RowId
 from kiemchung.api.store import InvalidOverride, Store
-from kiemchung.api.store.keys import list_keys
 from kiemchung.api.store.tables import Role, VerdictRow
-from kiemchung.api.store.users import WebSession
+from kiemchung.api.store.users import WebSession, people_names
 from kiemchung.api.web.auth import FormPerson, Person, require_role
 from kiemchung.api.web.render import page, typed_number
 from kiemchung.api.web.routes.documents import box_link, widget_link
@@ -75,7 +74,7 @@ def _verdict_page(request: Request, person: WebSession, store: Store, trust: Tru
     verdict = verdict_json(row, store.verdict_overrides(verdict_id))
     checks = verdict.get("checks", [])
     links = _reason_links(store, trust, person, row, checks, request.app.state.settings.ocr_dpi)
-    who = {key.id: key.name for key in list_keys(store)} if verdict["overrides"] else {}
+    who = people_names(store) if verdict["overrides"] else {}
     return page(request, "verdict.html", person, status_code=status_code, verdict=verdict,
                 title=_criterion_title(row), reasons=list(zip(checks, links, strict=True)),
                 who=who, statuses=[s.value for s in VerdictStatus],
