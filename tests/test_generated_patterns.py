@@ -78,7 +78,9 @@ def test_real_specs_are_deterministic_and_classic_specs_keep_their_defaults():
 def test_real_specs_carry_the_content_patterns():
     specs = _many_specs()
     blocks = {s.signer_lines[:-1] for s in specs if s.signer_lines}
-    assert any(b[0].startswith("TL") and b[1] == "KT. CHÁNH VĂN PHÒNG" for b in blocks)
+    # A set's order follows the hash seed: blocks of every length (none too) come first.
+    assert any(len(b) >= 2 and b[0].startswith("TL") and b[1] == "KT. CHÁNH VĂN PHÒNG"
+               for b in blocks)
     assert ("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH") in blocks
     chained = next(s for s in specs if s.signer_lines and s.signer_lines[0].startswith("TL"))
     assert chained.authority == "TL." and chained.authority_all == ("TL.", "KT.")
