@@ -235,3 +235,23 @@ def test_audit_log_refuses_update_and_delete(store):
     assert (kept.id, kept.action, kept.details) == (entry.id, "sample.draw",
                                                    {"seed": 7, "size": 20})
     assert store.audit_entries(after_id=entry.id) == []
+
+
+def test_stores_opened_at_once_in_one_process_all_open(settings):
+    """The service's store and batch threads' stores open (and migrate) at the same time:
+    Alembic's module-level proxies must not be torn down under another thread's migration."""
+    open_store(settings).close()
+    errors: list[str] = []
+
+    def open_and_close() -> None:
+        try:
+            open_store(settings).close()
+        except Exception as error:  # noqa: BLE001 - any failure is what this test looks for
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -10,6 +10,7 @@ command.revision(alembic_config('sqlite:///tmp.sqlite3'), 'what changes', autoge
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +18,11 @@ from alembic.config import Config
 from sqlalchemy import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent
+# Alembic runs a migration through module-level proxies (`alembic.op`, `alembic.context`) that
+# it sets and removes around each run: two stores opened at once in one process (the service's
+# and a batch thread's) would remove each other's ("KeyError: 'script'"). Other processes
+# are serialised by the database's own lock (see the store).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
@@ -29,4 +35,5 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 
 def upgrade_to_head(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection=connection), "head")
+    with _ONE_AT_A_TIME:
+        command.upgrade(alembic_config(connection=connection), "head")
