@@ -36,7 +36,7 @@ def read_text_layer(page: pymupdf.Page, number: int, *, decode: Decoder | None =
     Each PDF text line stays a line, and a line is also split where a wide gap shows two
     columns. Boxes follow the page as displayed (its /Rotate applied). Text is NFC.
     """
-    rotate = page.rotation_matrix
+    rotate = page.rotation_matrix if page.rotation else None
     lines: list[Line] = []
     raw = page.get_text("rawdict", flags=_FLAGS)
     for block in raw["blocks"]:
@@ -52,8 +52,7 @@ def read_text_layer(page: pymupdf.Page, number: int, *, decode: Decoder | None =
                 for raw_word, text in zip(group, texts):
                     text = nfc(text).strip()
                     if text:
-                        box = raw_word.box * rotate
-                        words.append(Word(text=text, bbox=BBox(box.x0, box.y0, box.x1, box.y1)))
+                        words.append(Word(text=text, bbox=_displayed(raw_word.box, rotate)))
                 if words:
                     lines.append(Line(words=tuple(words), block=block["number"],
                                       coloured=all(w.coloured for w in group)))
@@ -62,6 +61,14 @@ def read_text_layer(page: pymupdf.Page, number: int, *, decode: Decoder | None =
     rect = page.rect
     return Page(number=number, width=rect.width, height=rect.height, source=source,
                 lines=tuple(lines), text_layer_verdict=verdict, overlays=_overlays(page))
+
+
+def _displayed(box: tuple[float, float, float, float], rotate: pymupdf.Matrix | None) -> BBox:
+    """A box in unrotated page space as the page is displayed (its /Rotate applied)."""
+    if rotate is None:
+        return BBox(*box)
+    shown = pymupdf.Rect(box) * rotate
+    return BBox(shown.x0, shown.y0, shown.x1, shown.y1)
 
 
 def _overlays(page: pymupdf.Page) -> tuple[BBox, ...]:
@@ -153,7 +160,7 @@ def _segments(word: str) -> tuple[int, ...] | None:
 @dataclass
 class _RawWord:
     text: str
-    box: pymupdf.Rect       # unrotated page space
+    box: tuple[float, float, float, float]    # x0, y0, x1, y1 in unrotated page space
     size: float
     font: str
     # Typed spaces fill the gap before this word: "Số:        /BC-SNV" leaves room for the
@@ -177,8 +184,8 @@ def _words_of_line(raw_line: dict, *, unglue: bool = True) -> list[_RawWord]:
             start = 0
             for end in (*(glued_syllables(text) if unglue else ()), len(text)):
                 boxes = [c["bbox"] for c in chars[start:end]]   # tuples: pymupdf.Rect is slow
-                box = pymupdf.Rect(min(b[0] for b in boxes), min(b[1] for b in boxes),
-                                   max(b[2] for b in boxes), max(b[3] for b in boxes))
+                box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                       max(b[2] for b in boxes), max(b[3] for b in boxes))
                 words.append(_RawWord(text[start:end], box, size, font,
                                       bridged=bridged if start == 0 else False,
                                       fonts=tuple(fonts[start:end]), coloured=coloured))
@@ -210,7 +217,7 @@ def _split_columns(words: list[_RawWord]) -> list[list[_RawWord]]:
     groups: list[list[_RawWord]] = []
     for i, word in enumerate(words):
         previous = words[i - 1] if i else None
-        gap = (word.box.x0 - previous.box.x1) / max(word.size, previous.size, 1.0) \
+        gap = (word.box[0] - previous.box[2]) / max(word.size, previous.size, 1.0) \
             if previous is not None else 0.0
         if previous is None or gap > (_BRIDGED_GAP if word.bridged else _COLUMN_GAP):
             groups.append([])

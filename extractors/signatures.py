@@ -65,6 +65,7 @@ from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
+from kiemchung.extractors import pyhanko_reading
 from kiemchung.extractors.changes import RevisionHistory
 from kiemchung.models.document import BBox, nfc
 from kiemchung.models.errors import KiemchungError
@@ -75,6 +76,8 @@ from kiemchung.models.signatures import (
     SignatureRole,
     SigningTimeSource,
 )
+
+pyhanko_reading.install()
 
 # pyHanko logs every failed check with a traceback; the report already carries the reason,
 # so without a handler configured by the application those records must not reach stderr.

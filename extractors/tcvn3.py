@@ -150,6 +150,7 @@ def _decode_chars(word: str) -> str:
     return "".join(_DECODE.get(ch, ch) for ch in word)
 
 
+@functools.lru_cache(maxsize=65536)    # the encoding test decodes every word of each page
 def decode_tcvn3(text: str, *, caps: bool = False) -> str:
     """TCVN3 text (bytes shown as Latin-1 characters) → Unicode, NFC.
 
@@ -232,6 +233,7 @@ _VNI_PATTERN = re.compile("|".join(sorted(map(re.escape, _VNI_PAIRS), key=len, r
                                    + [re.escape(k) for k in _VNI_SINGLES]))
 
 
+@functools.lru_cache(maxsize=65536)
 def decode_vni(text: str) -> str:
     """VNI text (bytes shown as Latin-1 characters) → Unicode, NFC. Best effort."""
     # The pattern matches only keys of the two tables; the pairs' values are never empty.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 def nfc(text: str) -> str:
@@ -66,18 +67,19 @@ class Line:
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
 
-    @property
+    # Cached: layout analysis asks a line for its box thousands of times (a frozen line's
+    # words never change; the cache lives outside the compared fields).
+    @cached_property
     def bbox(self) -> BBox:
-        box = self.words[0].bbox
-        for w in self.words[1:]:
-            box = box.union(w.bbox)
-        return box
+        boxes = [w.bbox for w in self.words]
+        return BBox(min(b.x0 for b in boxes), min(b.y0 for b in boxes),
+                    max(b.x1 for b in boxes), max(b.y1 for b in boxes))
 
     @property
     def confidence(self) -> float:
         return min((w.confidence for w in self.words), default=0.0)
 
-    @property
+    @cached_property
     def height(self) -> float:
         """The line's height in points, at least 1 (a ratio's denominator)."""
         box = self.bbox

@@ -1,0 +1,222 @@
+"""pyHanko's PDF reader, without the work it repeats.
+
+Validating a signature that later revisions follow, pyHanko reads every object of the signed
+revision (its difference analysis maps each object to the paths that reach it), parsing in
+pure Python. Two costs dominate, and both are cut here without changing a single object read:
+
+- **Arrays of plain numbers.** Embedded fonts' width tables (`/W`, `/Widths`) are thousands of
+  numbers, read one at a time through the stream. An array holding nothing but numbers and
+  nested arrays of numbers is read here in one regular-expression pass, into the very objects
+  pyHanko builds (`NumberObject`, `FloatObject`, `ArrayObject`, each with its container
+  reference); any other array, or a token pyHanko would reject, goes to pyHanko's reader.
+- **Hexadecimal strings.** A signature's `/Contents` (tens of kilobytes of hex) is read a
+  character at a time, each time a revision's view of the signature dictionary is read. A hex
+  string of hex digits and white space only is decoded here in one pass (`binascii`, then
+  pyHanko's `pdf_string`); one with a comment or a stray byte goes to pyHanko's reader.
+- **Object-stream headers.** For each object taken from an object stream, pyHanko parses the
+  stream's header (`objnum offset` pairs) from the start until it meets the object: quadratic
+  in the objects per stream, and e-office files pack a few hundred in each. The header is
+  parsed here once per stream and reader, by pyHanko's own number reader in the same order,
+  a failure kept at the pair where it happened; the object is then read as pyHanko reads it.
+
+`install()` is called by the signature reader; `uninstall()` restores pyHanko's own code (the
+tests compare every object of real and generated files both ways).
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import re
+from io import BytesIO
+
+from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfStrictReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+log = logging.getLogger("pyhanko.pdf_utils.reader")
+
+# -- arrays of numbers -------------------------------------------------------------------------
+
+# Only bytes that can stand in an array of numbers: PDF white space, digits, signs, points and
+# brackets. Anything else (a name, a reference's `R`, a string, a comment) means pyHanko reads.
+_NUMERIC = re.compile(rb"[ \n\r\t\f\x000-9.+\-\[\]]*")
+_TOKEN = re.compile(rb"\[|\]|[+\-.0-9]+")
+# The numbers pyHanko accepts: an integer, or a decimal with one point (`.5`, `5.`, `-1.25`).
+_INTEGER = re.compile(rb"[+-]?[0-9]+")
+_DECIMAL = re.compile(rb"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+_FIRST_READ = 512
+_LONGEST = 1 << 20        # a longer array is left to pyHanko
+
+_pyhanko_read_array = generic.ArrayObject.read_from_stream
+_pyhanko_object_from_stream = PdfFileReader._get_object_from_stream
+_pyhanko_read_hex = generic.read_hex_string_from_stream
+
+
+def _peek_run(stream, allowed: re.Pattern) -> tuple[int, bytes, int]:
+    """The stream's position, the bytes from there (the stream left where it was), and where
+    the run of `allowed` bytes at their start ends."""
+    start = stream.tell()
+    size = _FIRST_READ
+    while True:
+        chunk = stream.read(size)
+        stream.seek(start)
+        found = allowed.match(chunk)
+        end = found.end() if found else 0
+        if end < len(chunk) or len(chunk) < size or size >= _LONGEST:
+            return start, chunk, end
+        size *= 4
+
+
+def _numeric_array(stream, container_ref) -> generic.ArrayObject | None:
+    """The array at the stream's position if it holds only numbers, the stream left after
+    it; None (the stream where it was) otherwise."""
+    start, chunk, numeric_end = _peek_run(stream, _NUMERIC)
+    if not chunk.startswith(b"["):
+        return None
+    stack: list[generic.ArrayObject] = []
+    for token in _TOKEN.finditer(chunk, 0, numeric_end):
+        text = token.group()
+        if text == b"[":
+            stack.append(generic.ArrayObject())
+        elif text == b"]":
+            done = stack.pop()
+            if not stack:
+                stream.seek(start + token.end())
+                return done
+            done.container_ref = container_ref
+            stack[-1].append(done)
+        else:
+            if _INTEGER.fullmatch(text):
+                number: generic.PdfObject = generic.NumberObject(text.decode("ascii"))
+            elif _DECIMAL.fullmatch(text):
+                number = generic.FloatObject(text.decode("ascii"))
+            else:
+                return None
+            number.container_ref = container_ref
+            stack[-1].append(number)
+    return None
+
+
+def _read_array(stream, container_ref,
+                in_content_stream: generic.ContentOpReading = generic.ContentOpReading.NO):
+    if in_content_stream == generic.ContentOpReading.NO:
+        array = _numeric_array(stream, container_ref)
+        if array is not None:
+            return array
+    return _pyhanko_read_array(stream, container_ref, in_content_stream=in_content_stream)
+
+
+# -- hexadecimal strings ----------------------------------------------------------------------
+
+_HEX_RUN = re.compile(rb"<[0-9a-fA-F \n\r\t\f\x00]*")
+_WHITE = re.compile(rb"[ \n\r\t\f\x00]+")
+
+
+def _read_hex_string(stream):
+    start, chunk, end = _peek_run(stream, _HEX_RUN)
+    if chunk[end:end + 1] != b">":
+        return _pyhanko_read_hex(stream)
+    digits = _WHITE.sub(b"", chunk[1:end])
+    stream.seek(start + end + 1)
+    return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2)))
+
+
+# -- object streams ----------------------------------------------------------------------------
+
+class _Header:
+    """An object stream's header as pyHanko reads it: the pairs up to the first that fails,
+    and that failure (raised again wherever pyHanko would meet it)."""
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.pairs: list[tuple[generic.NumberObject, generic.NumberObject]] = []
+        self.failure: BaseException | None = None
+        stream = BytesIO(data)
+        try:
+            for _ in range(count):
+                misc.read_non_whitespace(stream, seek_back=True)
+                objnum = generic.NumberObject.read_from_stream(stream)
+                misc.read_non_whitespace(stream, seek_back=True)
+                offset = generic.NumberObject.read_from_stream(stream)
+                misc.read_non_whitespace(stream, seek_back=True)
+                self.pairs.append((objnum, offset))
+        except Exception as exc:   # noqa: BLE001 — kept, to be raised where pyHanko raises it
+            self.failure = exc
+
+
+def _header(reader: PdfFileReader, stmnum: int, stream: generic.StreamObject,
+            data: bytes) -> _Header:
+    headers = reader.__dict__.setdefault("_kiemchung_objstm_headers", {})
+    header = headers.get(stmnum)
+    if header is None or header.data is not data:
+        header = _Header(data, stream["/N"])
+        header.data = data                 # type: ignore[attr-defined]
+        headers[stmnum] = header
+    return header
+
+
+def _object_from_stream(self: PdfFileReader, idnum, stmnum, idx):
+    """pyHanko's `PdfFileReader._get_object_from_stream`, the header parsed once."""
+    stream_ref = generic.Reference(stmnum, 0, self)
+    stream = stream_ref.get_object()
+    assert isinstance(stream, generic.StreamObject)
+    assert stream["/Type"] == "/ObjStm"
+    if not (0 <= idx < stream["/N"]):
+        if self.strict:
+            raise PdfStrictReadError("Object stream does not contain index")
+        return generic.NullObject()
+    data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+    header = _header(self, stmnum, stream, data)
+    first_object = stream["/First"]
+    for i, (objnum, offset) in enumerate(header.pairs):
+        if objnum != idnum:
+            continue
+        if self.strict and idx != i:
+            raise PdfStrictReadError("Object is in wrong index.")
+        stream_data = BytesIO(data)
+        stream_data.seek(first_object + offset)
+        try:
+            obj = generic.read_object(stream_data, generic.Reference(idnum, 0, self))
+        except (misc.PdfStreamError, misc.PdfReadError) as e:
+            log.warning(f"Invalid stream (index {i}) within object {idnum} 0: {e}")
+            if self.strict:
+                raise PdfStrictReadError(f"Can't read object stream: {e}") from e
+            obj = generic.NullObject()
+        if isinstance(obj, (generic.StreamObject, generic.IndirectObject)):
+            if self.strict:
+                raise PdfStrictReadError("Encountered forbidden object type in object stream")
+            return obj
+        generic.read_non_whitespace(stream_data, seek_back=True, allow_eof=True)
+        return obj
+    if header.failure is not None:
+        if not isinstance(header.failure, ValueError):
+            raise header.failure
+        if self.strict:
+            raise PdfStrictReadError("Object stream header possibly corrupted")
+        return generic.NullObject()
+    if self.strict:
+        raise PdfStrictReadError(
+            "Object not found in stream, this is a fatal error in strict mode")
+    return generic.NullObject()
+
+
+# -- switching ---------------------------------------------------------------------------------
+
+def install() -> None:
+    """Route pyHanko's reading of arrays, hex strings and object streams through this module
+    (idempotent)."""
+    generic.ArrayObject.read_from_stream = staticmethod(_read_array)  # type: ignore[method-assign]
+    generic.read_hex_string_from_stream = _read_hex_string
+    PdfFileReader._get_object_from_stream = _object_from_stream       # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """pyHanko's own reading again (for comparing the two)."""
+    generic.ArrayObject.read_from_stream = staticmethod(  # type: ignore[method-assign]
+        _pyhanko_read_array)
+    generic.read_hex_string_from_stream = _pyhanko_read_hex
+    PdfFileReader._get_object_from_stream = _pyhanko_object_from_stream  # type: ignore[method-assign]
+
+
+__all__ = ["install", "uninstall"]
