@@ -241,7 +241,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
             return _with_stamped_text(page, decision.page, ocr_dpi)
         return decision.page
     areas = None if fields_only is None else \
-        field_areas(number, page.rect.width, page.rect.height, fields_only)
+        field_areas(number, doc.page_count, page.rect.width, page.rect.height, fields_only)
     try:
         if areas is None:
             return ocr_page(page, number, dpi=ocr_dpi, verdict=decision.verdict)

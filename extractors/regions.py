@@ -5,8 +5,10 @@ for: OCR is most of a scan's cost, and the fields stand in two places (Decree 30
 - the signer area of every page carrying a seal or a handwritten signature: from a little above
   the marks (the signer's title, "Nơi nhận") to the foot of the page (the name, the recipients).
 
-Without any mark nothing tells where the signer block is, so every page is read whole. Pages
-read in part are marked `Page.partial`; a check that needs the whole text gets it read then
+Without any mark nothing tells where the signer block is: the first and the last page are read
+whole (the block most often closes the last page) and a longer document's middle pages not at
+all; when the signer is not found there, the pipeline reads every page whole. Pages read in
+part are marked `Page.partial`; a check that needs the whole text gets it read then
 (verifier/evaluate.py).
 """
 
@@ -28,11 +30,12 @@ class SignerArea(BBox):
     title and the name printed under and over it."""
 
 
-def field_areas(number: int, width: float, height: float,
+def field_areas(number: int, page_count: int, width: float, height: float,
                 marks: AuthenticityMarks) -> tuple[BBox, ...] | None:
-    """The areas of page `number` to OCR, in points; () for none, None for the whole page."""
+    """The areas of page `number` (of `page_count`) to OCR, in points; () for none, None for
+    the whole page."""
     if not (marks.seals or marks.handwriting):
-        return None
+        return None if number in (1, page_count) else ()
     areas = []
     if number == 1:
         areas.append(BBox(0.0, 0.0, width, height * HEADER_SHARE))

@@ -8,6 +8,7 @@ them: the diacritics Tesseract's model keeps, the columns, the signer block unde
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -18,11 +19,12 @@ from rapidfuzz import fuzz
 
 from kiemchung.extractors import ocr as ocr_module
 from kiemchung.extractors.ocr import binarise, estimate_skew, ocr_image, ocr_page
+from kiemchung.extractors.pipeline import inspect_bytes
 from kiemchung.extractors.regions import HEADER_SHARE, SignerArea, field_areas
 from kiemchung.extractors.seal import find_marks
 from kiemchung.models.document import BBox, Word, nfc
 from samples.content import make_spec
-from samples.render import font_file, render_pdf_with_layout
+from samples.render import count_pages, font_file, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf
 from tests.helpers import SHARED, absent
 
@@ -98,7 +100,8 @@ def _signer_lines(prefix: str, number: int) -> list[str]:
     with _real(prefix) as doc:
         marks = find_marks(doc)
         page = doc[number - 1]
-        areas = field_areas(number, page.rect.width, page.rect.height, marks) or ()
+        areas = field_areas(number, doc.page_count, page.rect.width, page.rect.height,
+                            marks) or ()
         signer = [a for a in areas if isinstance(a, SignerArea)]
         assert signer, "the page's seal or signature gives its signer area"
         return [line.text for line in ocr_page(page, number, clip=signer[0]).lines]
@@ -149,7 +152,8 @@ def test_generated_scan_signer_area_reads_title_and_name(generated_scan):
         marks = find_marks(doc)
         number = layout.signer_page
         page = doc[number - 1]
-        areas = field_areas(number, page.rect.width, page.rect.height, marks) or ()
+        areas = field_areas(number, doc.page_count, page.rect.width, page.rect.height,
+                            marks) or ()
         signer = [a for a in areas if isinstance(a, SignerArea)]
         assert signer
         lines = [line.text for line in ocr_page(page, number, clip=signer[0]).lines]
@@ -195,3 +199,40 @@ def test_a_stray_mark_between_the_header_columns_does_not_join_them():
              word("CỘNG", 271, 310), word("HOÀ", 313, 343)]
     parts = ocr_module._split_columns(words, (0.35 * 595, 0.55 * 595))
     assert [" ".join(w.text for w in p) for p in parts] == ["ĐÀO TẠO", "CỘNG HOÀ"]
+
+
+def _unmarked_scan(pages_after_signer: int = 0) -> tuple:
+    """A generated scan of three pages or more with neither a seal nor a handwritten signature
+    (nothing tells where the signer block stands), and `pages_after_signer` appendix pages."""
+    spec = make_spec(random.Random(23))
+    copies = 1
+    while count_pages(dataclasses.replace(spec, body=spec.body * copies)) < 3:
+        copies += 1
+    spec = dataclasses.replace(spec, body=spec.body * copies)
+    pdf, layout = render_pdf_with_layout(spec)
+    images = scan_pages(pdf, layout, dpi=200, seed=23, seal=False, handwriting=False)
+    for n in range(pages_after_signer):
+        appendix = Image.new("RGB", images[0].size, "white")
+        ImageDraw.Draw(appendix).text((200, 200), f"PHỤ LỤC {n + 1}", fill="black",
+                                      font=ImageFont.truetype(font_file("B"), 40))
+        images.append(appendix)
+    return spec, to_image_pdf(images, 200)
+
+
+def test_unmarked_scan_reads_the_first_and_last_page_for_the_fields():
+    spec, data = _unmarked_scan()
+    inspection = inspect_bytes(data, "unmarked.pdf")
+    pages = inspection.text.pages
+    assert len(pages) >= 3
+    assert [p.partial for p in pages] == [False] + [True] * (len(pages) - 2) + [False]
+    assert all(not p.lines for p in pages[1:-1])          # middle pages: nothing OCR'd
+    assert inspection.fields.number.value == spec.number
+    assert _best([inspection.fields.signer.value.name], spec.signer_name) >= 90
+
+
+def test_unmarked_scan_with_appendices_is_read_whole_to_find_the_signer():
+    spec, data = _unmarked_scan(pages_after_signer=1)
+    inspection = inspect_bytes(data, "unmarked-appendix.pdf")
+    assert not any(p.partial for p in inspection.text.pages)   # looked further, as a person
+    assert inspection.fields.signer is not None
+    assert _best([inspection.fields.signer.value.name], spec.signer_name) >= 90
