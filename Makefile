@@ -7,7 +7,7 @@ DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
 TEST_DEBS := chromium chromium-driver
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo serve-demo screenshots test system-test lint eval eval-real eval-reuse system venv clean samples bench fuzz
+.PHONY: demo serve-demo screenshots test system-test lint eval eval-real eval-reuse system venv clean samples bench bench-province fuzz
 
 # Debian packages: installed only when something is missing (root, as on CI).
 system-test: DEBS += $(TEST_DEBS)
@@ -61,6 +61,11 @@ bench: venv
 	@$(BIN)/python -c 'import ocrmypdf, pyhanko.cli' 2>/dev/null || \
 	  $(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m bench.run
+
+# A province's mix (a sample, projected to 3,000 documents) through the batch path: the local
+# pool on 1 and 2 workers, and Celery/Redis on PostgreSQL when they answer on this machine.
+bench-province: venv
+	$(BIN)/python -m bench.province
 
 # Fuzz inspection for FUZZ_MINUTES with atheris (coverage-guided; hypothesis if atheris does not
 # install); inputs that break it are saved in FUZZ_CRASHES: make fuzz FUZZ_CRASHES=dir
