@@ -41,7 +41,7 @@ SCAN_SHARE = 0.2
 DUPLICATE_SHARE = 0.05
 TARGET_MINUTES = 15.0
 SEED = 2026
-MIX_FORMAT = 1                  # bump when the mix below changes shape
+MIX_FORMAT = 2                  # bump when the mix below changes shape
 REALDOCS = Path(__file__).resolve().parents[2] / "shared" / "realdocs" / "files"
 # Page counts of the real set, when it is not on this machine (its counts as of this writing).
 REAL_PAGES_FALLBACK = (3, 1, 4, 2, 3, 3, 4, 1, 1, 2, 1, 3, 6, 8, 8, 3, 1, 2, 2, 1, 1, 6, 2, 2, 1)
@@ -94,13 +94,14 @@ def build_mix(root: Path, sample: int) -> Path:
     rng = random.Random(SEED)
     entries: list[dict] = []
     originals = sample - round(sample * DUPLICATE_SHARE)
+    scans = set(rng.sample(range(originals), round(originals * SCAN_SHARE)))
     for index in range(originals):
         seed = rng.randrange(2**31)
         wanted = rng.choice(pages)
         spec = make_spec(random.Random(seed))
         if count_pages(spec) < wanted:
             spec = long_spec(seed, wanted)
-        scanned = rng.random() < SCAN_SHARE
+        scanned = index in scans
         pdf, layout = render_pdf_with_layout(spec)
         if scanned:
             data = to_image_pdf(scan_pages(pdf, layout, dpi=200, seed=seed), 200)
@@ -125,8 +126,9 @@ def build_mix(root: Path, sample: int) -> Path:
 def _settings(folder: Path, data_dir: Path, **overrides):
     from kiemchung.verifier.settings import Settings
 
-    return Settings(data_dir=data_dir, trust_roots=[folder / "trust"], database_url=None,
-                    broker_url=None, webhook_secret=None, **overrides)
+    # Explicit, so that a KIEMCHUNG_DATABASE_URL or kiemchung.env of the user is not touched.
+    chosen = {"database_url": None, "broker_url": None, "webhook_secret": None, **overrides}
+    return Settings(data_dir=data_dir, trust_roots=[folder / "trust"], **chosen)
 
 
 def _submit(settings, folder: Path, entries: list[dict]) -> str:

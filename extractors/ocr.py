@@ -8,11 +8,15 @@ finds are mapped back to PDF points of the page as displayed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 import os
 import shutil
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pymupdf
@@ -74,6 +78,42 @@ def check_tesseract() -> None:
             "tesseract-ocr-vie")
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A page region rendered for OCR (`render_for_ocr`), to be read by `read_rendered`: the
+    rendering needs the document (MuPDF, one thread at a time), the reading does not."""
+
+    image: Image.Image | None       # None: the region is empty
+    px_per_pt: float = 1.0
+    origin: tuple[float, float] = (0.0, 0.0)
+    block: bool = False             # a signer area: one block of text
+
+
+def render_for_ocr(page: pymupdf.Page, dpi: int = 300, clip: BBox | None = None) -> Rendered:
+    """Render a PDF page, or only the region `clip` of it (points, page as displayed). Raises
+    TooLargeToRender when the page cannot be rendered within the pixel budget."""
+    check_tesseract()
+    rect = page.rect
+    area = rect if clip is None else pymupdf.Rect(clip.x0, clip.y0, clip.x1, clip.y1) & rect
+    if area.is_empty:
+        return Rendered(None)
+    with stage("ocr"):              # rendering for OCR is OCR's time
+        # A poster-size page at full resolution would take minutes and gigabytes.
+        dpi = render_dpi(page, area, dpi, OCR_PIXELS)
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
+        image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+    return Rendered(image, pix.width / area.width, (area.x0, area.y0),
+                    isinstance(clip, SignerArea))
+
+
+def read_rendered(rendered: Rendered) -> tuple[Line, ...]:
+    """Tesseract on a rendered region; boxes in points of its page. Safe in any thread."""
+    if rendered.image is None:
+        return ()
+    return ocr_image(rendered.image, px_per_pt=rendered.px_per_pt, origin=rendered.origin,
+                     block=rendered.block)
+
+
 def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None = None,
              *, verdict: str = "") -> Page:
     """OCR a PDF page, or only the region `clip` of it (points, page as displayed).
@@ -81,20 +121,29 @@ def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None 
     The result is a Page with the whole page's size; boxes are in points of that page.
     Raises TooLargeToRender when the page cannot be rendered within the pixel budget.
     """
-    check_tesseract()
-    rect = page.rect
-    area = rect if clip is None else pymupdf.Rect(clip.x0, clip.y0, clip.x1, clip.y1) & rect
-    lines: tuple[Line, ...] = ()
-    if not area.is_empty:
-        with stage("ocr"):              # rendering for OCR is OCR's time
-            # A poster-size page at full resolution would take minutes and gigabytes.
-            dpi = render_dpi(page, area, dpi, OCR_PIXELS)
-            pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
-            image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
-            lines = ocr_image(image, px_per_pt=pix.width / area.width,
-                              origin=(area.x0, area.y0), block=isinstance(clip, SignerArea))
-    return Page(number=number, width=rect.width, height=rect.height, source=TextSource.OCR,
-                lines=lines, text_layer_verdict=verdict)
+    lines = read_rendered(render_for_ocr(page, dpi, clip))
+    return Page(number=number, width=page.rect.width, height=page.rect.height,
+                source=TextSource.OCR, lines=lines, text_layer_verdict=verdict)
+
+
+# Threads reading one document's rendered regions at once (`parallel_ocr`): Tesseract runs as a
+# process of its own, so two threads keep two cores busy on one document.
+_OCR_THREADS: contextvars.ContextVar[int] = contextvars.ContextVar("kiemchung_ocr_threads",
+                                                                  default=1)
+
+
+@contextlib.contextmanager
+def parallel_ocr(threads: int) -> Iterator[None]:
+    """Within this block, a document's pages and regions are OCR'd `threads` at a time."""
+    token = _OCR_THREADS.set(max(1, threads))
+    try:
+        yield
+    finally:
+        _OCR_THREADS.reset(token)
+
+
+def ocr_threads() -> int:
+    return _OCR_THREADS.get()
 
 
 def ink_gray(image: Image.Image) -> Image.Image:

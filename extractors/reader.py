@@ -13,7 +13,9 @@ import dataclasses
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pymupdf
@@ -26,7 +28,7 @@ from kiemchung.extractors.limits import (
     content_bytes,
     megabytes,
 )
-from kiemchung.extractors.ocr import ocr_page
+from kiemchung.extractors.ocr import ocr_page, ocr_threads, read_rendered, render_for_ocr
 from kiemchung.extractors.regions import field_areas
 from kiemchung.extractors.text_layer import decide_text_layer
 from kiemchung.models.document import BBox, DocumentText, Page, TextSource
@@ -188,18 +190,14 @@ def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str, ocr_dpi: int,
                                  f"read, so no page can be shown: {REFETCH}")
         raise InputFileError(f"{name}: the PDF has no pages")
 
-    pages: list[Page] = []
-    for index in range(page_count):
-        page = _read_pdf_page(doc, index, ocr_dpi, fields_only)
-        # MuPDF keeps what it decoded (a scanned page's image: 26 MB) in a store of up to
-        # 256 MB, for pages seen again; pages are read once, so the store is emptied.
-        pymupdf.TOOLS.store_shrink(100)
+    pages = _read_in_turn(doc, page_count, ocr_dpi, fields_only)
+    for index, page in enumerate(pages):
         if damaged and not page.error and not page.lines:
             # A repaired file whose page shows nothing has lost that page's content.
-            page = _with_error(page, "nothing on the page can be read (damaged file)")
+            pages[index] = page = _with_error(page, "nothing on the page can be read "
+                                                    "(damaged file)")
         if page.error:
             errors.append(f"page {page.number}: {page.error}")
-        pages.append(page)
     if all(p.error for p in pages):
         if damaged:
             raise InputFileError(f"{name}: damaged or truncated PDF: none of its "
@@ -219,8 +217,43 @@ def _has_page_tree(doc: pymupdf.Document) -> bool:
         return False
 
 
+def _read_in_turn(doc: pymupdf.Document, page_count: int, ocr_dpi: int,
+                  fields_only: AuthenticityMarks | None) -> list[Page]:
+    """Every page, in order. MuPDF decides and renders one page at a time in this thread;
+    Tesseract reads the rendered regions `ocr_threads()` at a time (parallel_ocr), at most that
+    many pages rendered ahead, so that a long scan is never in memory whole."""
+    threads = ocr_threads()
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="kiemchung-ocr") if threads > 1 \
+        else None
+    pages: list[Page | None] = []
+    waiting: deque[tuple[int, Callable[[], Page]]] = deque()
+    try:
+        for index in range(page_count):
+            read = _read_pdf_page(doc, index, ocr_dpi, fields_only, pool)
+            # MuPDF keeps what it decoded (a scanned page's image: 26 MB) in a store of up to
+            # 256 MB, for pages seen again; pages are read once, so the store is emptied.
+            pymupdf.TOOLS.store_shrink(100)
+            if isinstance(read, Page):
+                pages.append(read)
+                continue
+            pages.append(None)
+            waiting.append((index, read))
+            while len(waiting) > threads - 1:
+                done, finish = waiting.popleft()
+                pages[done] = finish()
+        for done, finish in waiting:
+            pages[done] = finish()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return [page for page in pages if page is not None]
+
+
 def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
-                   fields_only: AuthenticityMarks | None) -> Page:
+                   fields_only: AuthenticityMarks | None,
+                   pool: ThreadPoolExecutor | None = None) -> Page | Callable[[], Page]:
+    """The page, or, when it must be OCR'd, a function giving it once read (its regions
+    rendered now and read in `pool`, or in this thread without one)."""
     number = index + 1
     try:
         page = doc.load_page(index)
@@ -242,21 +275,36 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         return decision.page
     areas = None if fields_only is None else \
         field_areas(number, doc.page_count, page.rect.width, page.rect.height, fields_only)
-    try:
-        if areas is None:
-            return ocr_page(page, number, dpi=ocr_dpi, verdict=decision.verdict)
-        parts = [ocr_page(page, number, dpi=ocr_dpi, clip=area) for area in areas]
-        return Page(number=number, width=page.rect.width, height=page.rect.height,
-                    source=TextSource.OCR, lines=tuple(line for p in parts for line in p.lines),
-                    text_layer_verdict=decision.verdict, partial=True)
-    except OcrUnavailableError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - rendering or Tesseract failed on this page only
+    width, height = page.rect.width, page.rect.height
+
+    def ocr_failed(exc: Exception) -> Page:
         error = str(exc) if isinstance(exc, TooLargeToRender) \
             else f"OCR failed ({mupdf_reason(exc)})"
-        return Page(number=number, width=page.rect.width, height=page.rect.height,
-                    source=TextSource.OCR, lines=(), text_layer_verdict=decision.verdict,
-                    error=error)
+        return Page(number=number, width=width, height=height, source=TextSource.OCR,
+                    lines=(), text_layer_verdict=decision.verdict, error=error)
+
+    try:
+        rendered = [render_for_ocr(page, ocr_dpi, area) for area in (areas or (None,))] \
+            if areas != () else []
+    except OcrUnavailableError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - rendering failed on this page only
+        return ocr_failed(exc)
+    reading = [pool.submit(read_rendered, r) for r in rendered] if pool is not None else None
+
+    def finish() -> Page:
+        try:
+            parts = [f.result() for f in reading] if reading is not None else \
+                [read_rendered(r) for r in rendered]
+        except OcrUnavailableError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Tesseract failed on this page only
+            return ocr_failed(exc)
+        return Page(number=number, width=width, height=height, source=TextSource.OCR,
+                    lines=tuple(line for part in parts for line in part),
+                    text_layer_verdict=decision.verdict, partial=areas is not None)
+
+    return finish
 
 
 STAMP_BAND = 0.4      # of page 1's height: the number and the day are stamped in the header

@@ -269,7 +269,7 @@ def is_vietnamese_syllable(word: str) -> bool:
 
 
 def _non_ascii_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if any(ord(ch) > 127 for ch in w)]
+    return [w for w in _WORD.findall(text) if not w.isascii()]
 
 
 def _legacy_score(text: str, decode) -> float:

@@ -73,7 +73,7 @@ def decide_text_layer(page: pymupdf.Page, number: int) -> TextLayerDecision:
     if _garbled_share(text) > GARBLED_SHARE:
         return ocr("garbled")
 
-    non_ascii_words = sum(1 for w in text.split() if any(ord(ch) > 127 for ch in w))
+    non_ascii_words = sum(1 for w in text.split() if not w.isascii())
     if non_ascii_words >= MIN_TELLING_WORDS:
         tcvn3, vni = looks_like_tcvn3(text), looks_like_vni(text)
         if tcvn3 >= LEGACY_SCORE and tcvn3 >= vni:

@@ -18,11 +18,17 @@ from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz import fuzz
 
 from kiemchung.extractors import ocr as ocr_module
-from kiemchung.extractors.ocr import binarise, estimate_skew, ocr_image, ocr_page
+from kiemchung.extractors.ocr import (
+    binarise,
+    estimate_skew,
+    ocr_image,
+    ocr_page,
+    parallel_ocr,
+)
 from kiemchung.extractors.pipeline import inspect_bytes
 from kiemchung.extractors.regions import HEADER_SHARE, SignerArea, field_areas
 from kiemchung.extractors.seal import find_marks
-from kiemchung.models.document import BBox, Word, nfc
+from kiemchung.models.document import BBox, TextSource, Word, nfc
 from samples.content import make_spec
 from samples.render import count_pages, font_file, render_pdf_with_layout
 from samples.scan import scan_pages, to_image_pdf
@@ -236,3 +242,15 @@ def test_unmarked_scan_with_appendices_is_read_whole_to_find_the_signer():
     assert not any(p.partial for p in inspection.text.pages)   # looked further, as a person
     assert inspection.fields.signer is not None
     assert _best([inspection.fields.signer.value.name], spec.signer_name) >= 90
+
+
+def test_regions_read_on_two_threads_give_the_same_document():
+    # File 07: a four-page signed scan; its header band and signer area are read at once.
+    with _real("07") as doc:
+        data = doc.tobytes()
+    alone = inspect_bytes(data, "07.pdf")
+    with parallel_ocr(2):
+        together = inspect_bytes(data, "07.pdf")
+    assert together.text == alone.text
+    assert together.fields == alone.fields
+    assert any(p.source == TextSource.OCR and p.lines for p in together.text.pages)

@@ -5,6 +5,7 @@ disk, read and judged through the service layer, rendered for a person or as the
 from __future__ import annotations
 
 import json
+import os
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
@@ -88,11 +89,17 @@ def inspect(
     ocr_dpi: Annotated[Optional[int], typer.Option(help="render dpi for pages needing OCR")] = None,
 ) -> None:
     """Say what one evidence file is, who issued it, when, and who signed it."""
+    from kiemchung.extractors.ocr import parallel_ocr
     from kiemchung.extractors.pipeline import inspect_file
 
     trust = common.trust(trust_root)
     dpi = ocr_dpi or load_settings().ocr_dpi
-    result = run(lambda: inspect_file(file, trust=trust, ocr_dpi=dpi))
+
+    def read():
+        with parallel_ocr(os.cpu_count() or 1):     # one file: every core on its scan
+            return inspect_file(file, trust=trust, ocr_dpi=dpi)
+
+    result = run(read)
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -93,11 +93,13 @@ class _LocalPool:
 
     def fill(self, queued: int) -> None:
         alive = sum(p.is_alive() for p in self.processes.values())
+        # Fewer documents than workers: each worker OCRs its document on the idle cores too.
+        ocr_threads = max(1, self.size // max(1, min(self.size, queued)))
         for _ in range(min(self.size, queued) - alive):
             process = self.context.Process(
                 target=_local_worker, name="kiemchung-worker", daemon=True,
                 args=(self.settings, self.batch_id, self.ruleset, self.trust_der,
-                      self.claim_sender))
+                      self.claim_sender, ocr_threads))
             process.start()
             assert process.pid is not None          # set by start()
             self.processes[process.pid] = process
@@ -157,14 +159,17 @@ class _LocalPool:
 
 def _local_worker(settings: Settings, batch_id: str, ruleset: RuleSet,
                   trust_der: tuple[list[bytes], list[bytes]],
-                  claims: multiprocessing.connection.Connection) -> None:
+                  claims: multiprocessing.connection.Connection, ocr_threads: int = 1) -> None:
     """Entry point of a local worker process. It tells the supervisor each item it claims over
-    `claims` (a few bytes: one write, whole, even from several workers at once)."""
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")     # Tesseract: one thread per worker
+    `claims` (a few bytes: one write, whole, even from several workers at once). Its scans are
+    OCR'd `ocr_threads` regions at a time."""
+    from kiemchung.extractors.ocr import parallel_ocr
+
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")     # Tesseract: one thread per process
     limit_memory(settings.worker_max_memory_mb)
     trust = _trust_from_der(trust_der)
     me = worker_id()
-    with open_store(settings) as store:
+    with open_store(settings) as store, parallel_ocr(ocr_threads):
         while True:
             deadline = utcnow() + dt.timedelta(seconds=settings.item_time_limit)
             item = store.claim_next_item(me, deadline, batch_id=batch_id)
