@@ -250,6 +250,7 @@ def stage_pass(corpus: Path, entries: list[dict], data_dir: Path) -> dict:
     from kiemchung.api import service
     from kiemchung.api.jobs.batches import submit_batch
     from kiemchung.api.jobs.queue import process_item
+    from kiemchung.api.runtime import fewer_collections
     from kiemchung.api.store import NewBatchItem, open_store
     from kiemchung.models.errors import KiemchungError
     from kiemchung.models.timing import record_stages
@@ -257,6 +258,7 @@ def stage_pass(corpus: Path, entries: list[dict], data_dir: Path) -> dict:
 
     ruleset = load_ruleset(RULESET)
     recorded: set[str] = set()
+    fewer_collections()          # as a worker process does
 
     def process(batch: list[dict], store_dir: Path) -> list[dict]:
         settings = _settings(corpus, store_dir)

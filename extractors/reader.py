@@ -283,9 +283,9 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         return Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=(), text_layer_verdict=decision.verdict, error=error)
 
+    regions = [None] if areas is None else list(areas)      # None: the whole page
     try:
-        rendered = [render_for_ocr(page, ocr_dpi, area) for area in (areas or (None,))] \
-            if areas != () else []
+        rendered = [render_for_ocr(page, ocr_dpi, region) for region in regions]
     except OcrUnavailableError:
         raise
     except Exception as exc:  # noqa: BLE001 - rendering failed on this page only

@@ -7,9 +7,16 @@ Each command lives with its group (`documents`, `batch`, `trust`, `keys`, `serve
 import typer
 
 from kiemchung.api.cli import batch, campaign, documents, keys, reuse, serve, trust, users
+from kiemchung.api.runtime import fewer_collections
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Pre-screen DTI evidence documents (tài liệu kiểm chứng).")
+
+
+@app.callback()
+def _every_command() -> None:
+    fewer_collections()     # the service and the Celery worker run in this process too
+
 
 for command in (documents.inspect, documents.demo, documents.verify, documents.rulesets,
                 documents.criteria, documents.score, reuse.reuse, batch.batch, batch.worker,

@@ -29,6 +29,7 @@ from kiemchung.api.jobs.queue import (
     settle,
     worker_id,
 )
+from kiemchung.api.runtime import fewer_collections
 from kiemchung.api.store import BatchProgress, Store, open_store
 from kiemchung.api.store.tables import ItemState, utcnow
 from kiemchung.extractors.signatures import TrustStore
@@ -167,6 +168,7 @@ def _local_worker(settings: Settings, batch_id: str, ruleset: RuleSet,
 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")     # Tesseract: one thread per process
     limit_memory(settings.worker_max_memory_mb)
+    fewer_collections()
     trust = _trust_from_der(trust_der)
     me = worker_id()
     with open_store(settings) as store, parallel_ocr(ocr_threads):
