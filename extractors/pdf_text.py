@@ -172,43 +172,48 @@ class _RawWord:
 
 def _words_of_line(raw_line: dict, *, unglue: bool = True) -> list[_RawWord]:
     words: list[_RawWord] = []
-    chars: list[dict] = []
+    texts: list[str] = []           # the current word's characters, their boxes and fonts
+    boxes: list[tuple[float, float, float, float]] = []
     fonts: list[str] = []
     font, size = "", 0.0
     spaced = False          # whitespace typed since the last word
     coloured = False
 
     def flush() -> None:
-        if chars:
-            text = "".join(c["c"] for c in chars)
+        if texts:
+            text = "".join(texts)
             start = 0
             for end in (*(glued_syllables(text) if unglue else ()), len(text)):
                 # Tuples, not pymupdf.Rect (slow); min and max over columns run in C.
-                x0s, y0s, x1s, y1s = zip(*(c["bbox"] for c in chars[start:end]))
-                box = (min(x0s), min(y0s), max(x1s), max(y1s))
-                words.append(_RawWord(text[start:end], box, size, font,
-                                      bridged=bridged if start == 0 else False,
+                x0s, y0s, x1s, y1s = zip(*boxes[start:end])
+                words.append(_RawWord(text[start:end], (min(x0s), min(y0s), max(x1s), max(y1s)),
+                                      size, font, bridged=bridged if start == 0 else False,
                                       fonts=tuple(fonts[start:end]), coloured=coloured))
                 start = end
-            chars.clear()
+            texts.clear()
+            boxes.clear()
             fonts.clear()
 
     bridged = False
     for span in raw_line["spans"]:
+        span_font, span_size = span["font"], span["size"]
+        apart = 0.6 * max(span_size, 1.0)     # a wider gap without a space parts two words
         for c in span["chars"]:
-            if c["c"].isspace() and c["c"] != "\x85":   # 0x85 is a TCVN3 letter, not a space
+            char, box = c["c"], c["bbox"]
+            if char.isspace() and char != "\x85":   # 0x85 is a TCVN3 letter, not a space
                 flush()
                 spaced = bool(words)
                 continue
-            if chars and c["bbox"][0] - chars[-1]["bbox"][2] > 0.6 * max(span["size"], 1.0):
+            if boxes and box[0] - boxes[-1][2] > apart:
                 flush()   # words placed apart without a space character
                 spaced = False
-            if not chars:
-                font, size = span["font"], span["size"]
+            if not texts:
+                font, size = span_font, span_size
                 coloured = _is_coloured(span.get("color", 0))
                 bridged, spaced = spaced, False
-            chars.append(c)
-            fonts.append(span["font"])
+            texts.append(char)
+            boxes.append(box)
+            fonts.append(span_font)
     flush()
     return words
 

@@ -282,9 +282,11 @@ def _legacy_score(text: str, decode) -> float:
     legacy = other = 0
     for word in _non_ascii_words(nfc(text)):
         as_is = is_vietnamese_syllable(word)
+        if as_is and any(ord(ch) > 0xFF for ch in word):
+            other += 1          # valid Unicode beyond Latin-1: no need to decode it
+            continue
         decoded = is_vietnamese_syllable(decode(word))
-        beyond_latin1 = any(ord(ch) > 0xFF for ch in word)
-        if as_is and decoded and not beyond_latin1:
+        if as_is and decoded:
             continue
         if decoded and not as_is:
             legacy += 1

@@ -130,12 +130,15 @@ def _has_graphics(page: pymupdf.Page) -> bool:
     return bool(page.get_cdrawings())
 
 
+_SPACE = re.compile(r"\s")                    # str.isspace's characters
+_UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
+
+
 def _garbled_share(text: str) -> float:
-    chars = [ch for ch in text if not ch.isspace()]
+    chars = len(text) - len(_SPACE.findall(text))
     if not chars:
         return 0.0
-    bad = sum(1 for ch in chars if ch == "\ufffd" or 0xE000 <= ord(ch) <= 0xF8FF)
-    return bad / len(chars)
+    return len(_UNMAPPED.findall(text)) / chars
 
 
 def _decode_tcvn3_line(words: list[str], fonts: list[str]) -> list[str]:
