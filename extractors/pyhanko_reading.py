@@ -9,6 +9,9 @@ pure Python. Two costs dominate, and both are cut here without changing a single
   nested arrays of numbers is read here in one regular-expression pass, into the very objects
   pyHanko builds (`NumberObject`, `FloatObject`, `ArrayObject`, each with its container
   reference); any other array, or a token pyHanko would reject, goes to pyHanko's reader.
+  Revision by revision, pyHanko then copies each object into its historical view, element by
+  element (`_subsume_object`); an array of numbers is copied here in one pass, the numbers
+  shared as pyHanko shares them.
 - **Hexadecimal strings.** A signature's `/Contents` (tens of kilobytes of hex) is read a
   character at a time, each time a revision's view of the signature dictionary is read. A hex
   string of hex digits and white space only is decoded here in one pass (`binascii`, then
@@ -29,11 +32,12 @@ import binascii
 import logging
 import re
 from io import BytesIO
+from typing import Any
 
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfStrictReadError
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
 log = logging.getLogger("pyhanko.pdf_utils.reader")
 
@@ -52,6 +56,7 @@ _LONGEST = 1 << 20        # a longer array is left to pyHanko
 _pyhanko_read_array = generic.ArrayObject.read_from_stream
 _pyhanko_object_from_stream = PdfFileReader._get_object_from_stream
 _pyhanko_read_hex = generic.read_hex_string_from_stream
+_pyhanko_subsume = HistoricalResolver._subsume_object
 
 
 def _peek_run(stream, allowed: re.Pattern) -> tuple[int, bytes, int]:
@@ -69,6 +74,10 @@ def _peek_run(stream, allowed: re.Pattern) -> tuple[int, bytes, int]:
         size *= 4
 
 
+class _NumberArray(generic.ArrayObject):
+    """An array `_numeric_array` read: numbers and arrays of numbers only."""
+
+
 def _numeric_array(stream, container_ref) -> generic.ArrayObject | None:
     """The array at the stream's position if it holds only numbers, the stream left after
     it; None (the stream where it was) otherwise."""
@@ -79,7 +88,7 @@ def _numeric_array(stream, container_ref) -> generic.ArrayObject | None:
     for token in _TOKEN.finditer(chunk, 0, numeric_end):
         text = token.group()
         if text == b"[":
-            stack.append(generic.ArrayObject())
+            stack.append(_NumberArray())
         elif text == b"]":
             done = stack.pop()
             if not stack:
@@ -106,6 +115,24 @@ def _read_array(stream, container_ref,
         if array is not None:
             return array
     return _pyhanko_read_array(stream, container_ref, in_content_stream=in_content_stream)
+
+
+def _subsume(self: HistoricalResolver, obj):
+    if type(obj) is _NumberArray:
+        return _subsumed_numbers(self, obj)
+    return _pyhanko_subsume(self, obj)
+
+
+def _subsumed_numbers(resolver: HistoricalResolver, array: _NumberArray) -> generic.ArrayObject:
+    """What pyHanko's `_subsume_object` makes of an array of numbers: a plain copy whose
+    container reference points into `resolver`, its numbers shared (pyHanko never copies
+    primitives), nested arrays copied in turn."""
+    ref: Any = array.get_container_ref()    # a Reference, as pyHanko assumes too
+    copy = generic.ArrayObject(_subsumed_numbers(resolver, item) if type(item) is _NumberArray
+                               else item for item in array)
+    copy.container_ref = generic.Reference(idnum=ref.idnum, generation=ref.generation,
+                                           pdf=resolver)
+    return copy
 
 
 # -- hexadecimal strings ----------------------------------------------------------------------
@@ -208,6 +235,7 @@ def install() -> None:
     (idempotent)."""
     generic.ArrayObject.read_from_stream = staticmethod(_read_array)  # type: ignore[method-assign]
     generic.read_hex_string_from_stream = _read_hex_string
+    HistoricalResolver._subsume_object = _subsume                     # type: ignore[method-assign]
     PdfFileReader._get_object_from_stream = _object_from_stream       # type: ignore[method-assign]
 
 
@@ -216,6 +244,7 @@ def uninstall() -> None:
     generic.ArrayObject.read_from_stream = staticmethod(  # type: ignore[method-assign]
         _pyhanko_read_array)
     generic.read_hex_string_from_stream = _pyhanko_read_hex
+    HistoricalResolver._subsume_object = _pyhanko_subsume             # type: ignore[method-assign]
     PdfFileReader._get_object_from_stream = _pyhanko_object_from_stream  # type: ignore[method-assign]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -172,6 +173,7 @@ def load_trust(paths: list[Path]) -> TrustStore:
     return TrustStore(roots=roots, intermediates=intermediates)
 
 
+@functools.lru_cache(maxsize=1024)     # the trust anchors, for every signature of a worker
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 

@@ -60,7 +60,7 @@ def decide_text_layer(page: pymupdf.Page, number: int) -> TextLayerDecision:
     """Read the text layer of `page` (1-based `number`) and say whether it can be used."""
     layer = read_text_layer(page, number)
     text = layer.text
-    letters = sum(1 for ch in text if ch.isalpha())
+    letters = sum(map(str.isalpha, text))
 
     def use(verdict: str, result: Page = layer) -> TextLayerDecision:
         return TextLayerDecision(verdict, _with_verdict(result, verdict))
@@ -73,7 +73,8 @@ def decide_text_layer(page: pymupdf.Page, number: int) -> TextLayerDecision:
     if _garbled_share(text) > GARBLED_SHARE:
         return ocr("garbled")
 
-    non_ascii_words = sum(1 for w in text.split() if not w.isascii())
+    words = text.split()
+    non_ascii_words = sum(1 for w in words if not w.isascii())
     if non_ascii_words >= MIN_TELLING_WORDS:
         tcvn3, vni = looks_like_tcvn3(text), looks_like_vni(text)
         if tcvn3 >= LEGACY_SCORE and tcvn3 >= vni:
@@ -89,7 +90,7 @@ def decide_text_layer(page: pymupdf.Page, number: int) -> TextLayerDecision:
         return ocr("too_short") if _has_graphics(page) else use("short_text")
     if letters < LITTLE_TEXT_LETTERS and image_coverage(page) >= IMAGE_COVERAGE:
         return ocr("image_little_text")
-    words_with_letters = sum(1 for w in text.split() if any(ch.isalpha() for ch in w))
+    words_with_letters = sum(1 for w in words if any(map(str.isalpha, w)))
     if words_with_letters >= NO_DIACRITICS_WORDS:
         if non_ascii_words < MIN_MARKED_SHARE * words_with_letters:
             return ocr("no_diacritics")
