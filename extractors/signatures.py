@@ -455,8 +455,11 @@ def _raw_bytes(value) -> bytes:
     return b"?"   # not a string at all: pyHanko will say why
 
 
+_HEX_OR_SPACE = re.compile(rb"[0-9a-fA-F \r\n\t]+")
+
+
 def _is_hex(data: bytes) -> bool:
-    return bool(data) and all(c in b"0123456789abcdefABCDEF \r\n\t" for c in data)
+    return _HEX_OR_SPACE.fullmatch(data) is not None
 
 
 def _claimed_attribute_time(sig: EmbeddedPdfSignature) -> dt.datetime | None:
