@@ -157,7 +157,7 @@ def _segments(word: str) -> tuple[int, ...] | None:
     return min(options, key=lambda cuts: (vowel_openings(cuts), len(cuts))) if options else None
 
 
-@dataclass
+@dataclass(slots=True)
 class _RawWord:
     text: str
     box: tuple[float, float, float, float]    # x0, y0, x1, y1 in unrotated page space
@@ -197,6 +197,7 @@ def _words_of_line(raw_line: dict, *, unglue: bool = True) -> list[_RawWord]:
     bridged = False
     for span in raw_line["spans"]:
         span_font, span_size = span["font"], span["size"]
+        span_coloured = _is_coloured(span.get("color", 0))
         apart = 0.6 * max(span_size, 1.0)     # a wider gap without a space parts two words
         for c in span["chars"]:
             char, box = c["c"], c["bbox"]
@@ -208,8 +209,7 @@ def _words_of_line(raw_line: dict, *, unglue: bool = True) -> list[_RawWord]:
                 flush()   # words placed apart without a space character
                 spaced = False
             if not texts:
-                font, size = span_font, span_size
-                coloured = _is_coloured(span.get("color", 0))
+                font, size, coloured = span_font, span_size, span_coloured
                 bridged, spaced = spaced, False
             texts.append(char)
             boxes.append(box)

@@ -268,8 +268,12 @@ def is_vietnamese_syllable(word: str) -> bool:
     return _SYLLABLE.fullmatch(base) is not None
 
 
-def _non_ascii_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if not w.isascii()]
+@functools.lru_cache(maxsize=8)    # a page's text is judged three ways (TCVN3, VNI, Unicode)
+def _non_ascii_words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _WORD.findall(nfc(text)) if not w.isascii())
+
+
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 
 
 def _legacy_score(text: str, decode) -> float:
@@ -280,9 +284,9 @@ def _legacy_score(text: str, decode) -> float:
     8-bit font, so such a valid word counts for Unicode.
     """
     legacy = other = 0
-    for word in _non_ascii_words(nfc(text)):
+    for word in _non_ascii_words(text):
         as_is = is_vietnamese_syllable(word)
-        if as_is and any(ord(ch) > 0xFF for ch in word):
+        if as_is and _BEYOND_LATIN1.search(word):
             other += 1          # valid Unicode beyond Latin-1: no need to decode it
             continue
         decoded = is_vietnamese_syllable(decode(word))
@@ -308,7 +312,7 @@ def looks_like_vni(text: str) -> float:
 
 def unicode_vietnamese_share(text: str) -> float:
     """0..1: share of the words with non-ASCII letters that are Vietnamese syllables as they are."""
-    words = _non_ascii_words(nfc(text))
+    words = _non_ascii_words(text)
     if not words:
         return 0.0
     return sum(1 for w in words if is_vietnamese_syllable(w)) / len(words)
