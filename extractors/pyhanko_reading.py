@@ -2,7 +2,9 @@
 
 Validating a signature that later revisions follow, pyHanko reads every object of the signed
 revision (its difference analysis maps each object to the paths that reach it), parsing in
-pure Python. Two costs dominate, and both are cut here without changing a single object read:
+pure Python. Three costs dominate; they are cut here without changing any object pyHanko
+builds (an array of numbers as first read is of a subclass of `ArrayObject`, its revisions'
+views are `ArrayObject`s as pyHanko makes them):
 
 - **Arrays of plain numbers.** Embedded fonts' width tables (`/W`, `/Widths`) are thousands of
   numbers, read one at a time through the stream. An array holding nothing but numbers and
