@@ -18,12 +18,10 @@ sample's rate times 3,000 documents: the projection is labelled as such).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +32,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.run import CORPUS_SOURCES, CRITERION, RULESET, SAMPLES_DIR, YEAR, in_fresh_process
+from bench.run import (
+    bench_settings,
+    generated_once,
+    generator_key,
+    in_fresh_process,
+    submit_entries,
+)
 
 PROVINCE_DOCUMENTS = 3000
 SCAN_SHARE = 0.2
@@ -65,30 +69,22 @@ def real_page_counts() -> tuple[int, ...]:
     return tuple(counts) or REAL_PAGES_FALLBACK
 
 
-def mix_key(sample: int, pages: tuple[int, ...]) -> str:
-    digest = hashlib.sha256(json.dumps([MIX_FORMAT, SEED, sample, pages]).encode())
-    for name in CORPUS_SOURCES:
-        digest.update((SAMPLES_DIR / name).read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def build_mix(root: Path, sample: int) -> Path:
     """The sample folder (trust/, files/, province-manifest.json), generated once per key."""
     pages = real_page_counts()
-    folder = root / f"province-{mix_key(sample, pages)}"
-    if (folder / "province-manifest.json").exists():
-        return folder
-    from bench.run import long_spec
+    return generated_once(root, "province", generator_key(MIX_FORMAT, SEED, sample, pages),
+                          "province-manifest.json",
+                          lambda partial: _write_mix(partial, sample, pages))
+
+
+def _write_mix(partial: Path, sample: int, pages: tuple[int, ...]) -> None:
     from samples.content import make_spec
     from samples.pki import DemoPKI
-    from samples.render import count_pages, render_pdf_with_layout
+    from samples.render import count_pages, render_pdf_with_layout, with_pages
     from samples.scan import scan_pages, to_image_pdf
     from samples.sign import sign_as_printed
 
-    for old in root.glob("province-*"):
-        shutil.rmtree(old)
-    partial = folder.with_name(folder.name + ".partial")
-    (partial / "files").mkdir(parents=True)
+    (partial / "files").mkdir()
     pki = DemoPKI.create("kiemchung-province")
     pki.write_trust_dir(partial / "trust")
     rng = random.Random(SEED)
@@ -100,7 +96,7 @@ def build_mix(root: Path, sample: int) -> Path:
         wanted = rng.choice(pages)
         spec = make_spec(random.Random(seed))
         if count_pages(spec) < wanted:
-            spec = long_spec(seed, wanted)
+            spec = with_pages(spec, wanted)
         scanned = index in scans
         pdf, layout = render_pdf_with_layout(spec)
         if scanned:
@@ -119,27 +115,13 @@ def build_mix(root: Path, sample: int) -> Path:
                         "duplicate": True})
     (partial / "province-manifest.json").write_text(
         json.dumps({"documents": entries}, ensure_ascii=False, indent=1), encoding="utf-8")
-    partial.rename(folder)
-    return folder
-
-
-def _settings(folder: Path, data_dir: Path, **overrides):
-    from kiemchung.verifier.settings import Settings
-
-    # Explicit, so that a KIEMCHUNG_DATABASE_URL or kiemchung.env of the user is not touched.
-    chosen = {"database_url": None, "broker_url": None, "webhook_secret": None, **overrides}
-    return Settings(data_dir=data_dir, trust_roots=[folder / "trust"], **chosen)
 
 
 def _submit(settings, folder: Path, entries: list[dict]) -> str:
-    from kiemchung.api.jobs.batches import submit_batch
-    from kiemchung.api.store import NewBatchItem, open_store
+    from kiemchung.api.store import open_store
 
     with open_store(settings) as store:
-        items = [NewBatchItem(e["unit"], e["level"], CRITERION, (store.put_document(
-            (folder / e["file"]).read_bytes(), e["file"], unit=e["unit"]).sha256,))
-            for e in entries]
-        return submit_batch(store, created_by=None, ruleset_id=RULESET, year=YEAR, items=items)
+        return submit_entries(store, folder, entries)
 
 
 def _outcome(settings, batch_id: str) -> dict:
@@ -156,7 +138,7 @@ def local_run(folder: Path, entries: list[dict], workers: int, data_dir: Path) -
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     from kiemchung.api.jobs.pool import run_local
 
-    settings = _settings(folder, data_dir)
+    settings = bench_settings(folder, data_dir)
     batch_id = _submit(settings, folder, entries)
     started = time.perf_counter()
     run_local(settings, batch_id, workers=workers)
@@ -203,7 +185,7 @@ def celery_run(folder: Path, entries: list[dict], processes: int, concurrency: i
     url = make_url(POSTGRES_URL).update_query_dict(
         {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     queue = f"kiemchung-bench-{os.getpid()}"
-    settings = _settings(folder, data_dir, database_url=url, broker_url=REDIS_URL,
+    settings = bench_settings(folder, data_dir, database_url=url, broker_url=REDIS_URL,
                          broker_queue=queue)
     workers: list[subprocess.Popen] = []
     try:

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -85,30 +86,46 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 
 # -- the corpus ------------------------------------------------------------------------------
 
-def corpus_key() -> str:
-    """Changes whenever the generator's source or the corpus parameters change."""
-    digest = hashlib.sha256(json.dumps([CORPUS_FORMAT, SEED, SIGNED_COUNT, SCAN_COUNT,
-                                        LONG_PAGES, HUGE_PAGES]).encode())
+def generator_key(*parameters) -> str:
+    """Changes whenever the generator's source or the given parameters change."""
+    digest = hashlib.sha256(json.dumps(parameters).encode())
     for name in CORPUS_SOURCES:
         digest.update((SAMPLES_DIR / name).read_bytes())
     return digest.hexdigest()[:12]
 
 
+def corpus_key() -> str:
+    return generator_key(CORPUS_FORMAT, SEED, SIGNED_COUNT, SCAN_COUNT, LONG_PAGES, HUGE_PAGES)
+
+
+def generated_once(root: Path, prefix: str, key: str, manifest: str,
+                   write: Callable[[Path], None]) -> Path:
+    """`root/<prefix>-<key>/`, written by `write(folder)` once per key: older ones (and one
+    left half-written) are removed, and it is written under another name until whole."""
+    folder = root / f"{prefix}-{key}"
+    if (folder / manifest).exists():
+        return folder
+    for old in root.glob(f"{prefix}-*"):
+        shutil.rmtree(old)
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True)
+    write(partial)
+    partial.rename(folder)
+    return folder
+
+
 def build_corpus(root: Path) -> Path:
     """The corpus folder (trust/, signed/, scan/, long/, huge/ and bench-manifest.json),
     generated once per corpus key."""
-    folder = root / f"corpus-{corpus_key()}"
-    if (folder / "bench-manifest.json").exists():
-        return folder
+    return generated_once(root, "corpus", corpus_key(), "bench-manifest.json", _write_corpus)
+
+
+def _write_corpus(partial: Path) -> None:
     from samples.corpus import generate_corpus
     from samples.pki import DemoPKI
     from samples.render import render_pdf
     from samples.sign import sign_as_printed
 
-    for old in root.glob("corpus-*"):
-        shutil.rmtree(old)
-    partial = folder.with_name(folder.name + ".partial")
-    partial.mkdir(parents=True)
     # ECDSA signatures are randomised: the trust files must be the ones of this corpus.
     pki = DemoPKI.create("kiemchung-bench")
     pki.write_trust_dir(partial / "trust")
@@ -130,29 +147,17 @@ def build_corpus(root: Path) -> Path:
     (partial / "bench-manifest.json").write_text(
         json.dumps({"key": corpus_key(), "documents": entries}, ensure_ascii=False, indent=1),
         encoding="utf-8")
-    partial.rename(folder)
-    return folder
 
 
 def long_spec(seed: int, pages: int):
     """A report, plan or programme whose body is repeated until it fills `pages` pages."""
     from kiemchung.models.fields import DocType
     from samples.content import make_spec
-    from samples.render import count_pages
+    from samples.render import with_pages
 
     rng = random.Random(seed)
-    spec = make_spec(rng, rng.choice([DocType.BAO_CAO, DocType.KE_HOACH, DocType.CHUONG_TRINH]))
-
-    def with_copies(copies: int):
-        return dataclasses.replace(spec, body=spec.body * copies)
-
-    # Estimate the copies from what one more copy adds, then step up to the target.
-    one, two = count_pages(with_copies(1)), count_pages(with_copies(2))
-    copies = max(1, 1 + math.ceil((pages - one) / max(1, two - one)))
-    while count_pages(with_copies(copies)) < pages:
-        copies += 1
-    longer = with_copies(copies)
-    return dataclasses.replace(longer, pages=count_pages(longer))
+    return with_pages(make_spec(rng, rng.choice([DocType.BAO_CAO, DocType.KE_HOACH,
+                                                 DocType.CHUONG_TRINH])), pages)
 
 
 def _entry(root: Path, path: Path, group: str, spec) -> dict:
@@ -178,12 +183,24 @@ def in_fresh_process(function, *args):
         return pool.submit(function, *args).result()
 
 
-def _settings(corpus: Path, data_dir: Path):
+def bench_settings(corpus: Path, data_dir: Path, **overrides):
     from kiemchung.verifier.settings import Settings
 
     # Explicit, so that a KIEMCHUNG_DATABASE_URL or kiemchung.env of the user is not touched.
-    return Settings(data_dir=data_dir, trust_roots=[corpus / "trust"], database_url=None,
-                    broker_url=None, webhook_secret=None, ocr_dpi=300)
+    chosen = {"database_url": None, "broker_url": None, "webhook_secret": None, "ocr_dpi": 300,
+              **overrides}
+    return Settings(data_dir=data_dir, trust_roots=[corpus / "trust"], **chosen)
+
+
+def submit_entries(store, corpus: Path, entries: list[dict]) -> str:
+    """A batch with an item per entry, its document stored; the batch id."""
+    from kiemchung.api.jobs.batches import submit_batch
+    from kiemchung.api.store import NewBatchItem
+
+    items = [NewBatchItem(e["unit"], e["level"], CRITERION, (store.put_document(
+        (corpus / e["file"]).read_bytes(), e["file"], unit=e["unit"]).sha256,))
+        for e in entries]
+    return submit_batch(store, created_by=None, ruleset_id=RULESET, year=YEAR, items=items)
 
 
 def batch_run(corpus: Path, entries: list[dict], workers: int, data_dir: Path,
@@ -191,22 +208,14 @@ def batch_run(corpus: Path, entries: list[dict], workers: int, data_dir: Path,
     """One batch (an item per document) through `run_local` on a fresh store; then every
     document again through the cache."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    from kiemchung.api.jobs.batches import submit_batch
     from kiemchung.api.jobs.pool import run_local
     from kiemchung.api.service import inspect_document, load_trust_roots
-    from kiemchung.api.store import NewBatchItem, open_store
+    from kiemchung.api.store import open_store
     from kiemchung.models.errors import KiemchungError
 
-    settings = _settings(corpus, data_dir)
+    settings = bench_settings(corpus, data_dir)
     with open_store(settings) as store:
-        items = []
-        for entry in entries:
-            document = store.put_document((corpus / entry["file"]).read_bytes(), entry["file"],
-                                          unit=entry["unit"])
-            items.append(NewBatchItem(entry["unit"], entry["level"], CRITERION,
-                                      (document.sha256,)))
-        batch_id = submit_batch(store, created_by=None, ruleset_id=RULESET, year=YEAR,
-                                items=items)
+        batch_id = submit_entries(store, corpus, entries)
     started = time.perf_counter()
     run_local(settings, batch_id, workers=workers)
     wall = time.perf_counter() - started
@@ -248,10 +257,9 @@ def stage_pass(corpus: Path, entries: list[dict], data_dir: Path) -> dict:
     libraries is not counted."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     from kiemchung.api import service
-    from kiemchung.api.jobs.batches import submit_batch
     from kiemchung.api.jobs.queue import process_item
     from kiemchung.api.runtime import fewer_collections
-    from kiemchung.api.store import NewBatchItem, open_store
+    from kiemchung.api.store import open_store
     from kiemchung.models.errors import KiemchungError
     from kiemchung.models.timing import record_stages
     from kiemchung.verifier.ruleset import load_ruleset
@@ -261,15 +269,11 @@ def stage_pass(corpus: Path, entries: list[dict], data_dir: Path) -> dict:
     fewer_collections()          # as a worker process does
 
     def process(batch: list[dict], store_dir: Path) -> list[dict]:
-        settings = _settings(corpus, store_dir)
+        settings = bench_settings(corpus, store_dir)
         trust = service.load_trust_roots(settings)
         rows = []
         with open_store(settings) as store:
-            items = [NewBatchItem(e["unit"], e["level"], CRITERION, (store.put_document(
-                (corpus / e["file"]).read_bytes(), e["file"], unit=e["unit"]).sha256,))
-                for e in batch]
-            batch_id = submit_batch(store, created_by=None, ruleset_id=RULESET, year=YEAR,
-                                    items=items)
+            batch_id = submit_entries(store, corpus, batch)
             for item, entry in zip(store.batch_items(batch_id), batch, strict=True):
                 with record_stages() as seconds:
                     start = time.perf_counter()

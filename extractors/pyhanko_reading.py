@@ -159,6 +159,7 @@ class _Header:
     and that failure (raised again wherever pyHanko would meet it)."""
 
     def __init__(self, data: bytes, count: int) -> None:
+        self.data = data            # the decoded stream it was read from
         self.pairs: list[tuple[generic.NumberObject, generic.NumberObject]] = []
         self.failure: BaseException | None = None
         stream = BytesIO(data)
@@ -176,12 +177,12 @@ class _Header:
 
 def _header(reader: PdfFileReader, stmnum: int, stream: generic.StreamObject,
             data: bytes) -> _Header:
+    """The header of object stream `stmnum`, read once per reader (and again should its
+    decoded data be another)."""
     headers = reader.__dict__.setdefault("_kiemchung_objstm_headers", {})
     header = headers.get(stmnum)
     if header is None or header.data is not data:
-        header = _Header(data, stream["/N"])
-        header.data = data                 # type: ignore[attr-defined]
-        headers[stmnum] = header
+        header = headers[stmnum] = _Header(data, stream["/N"])
     return header
 
 

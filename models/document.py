@@ -71,9 +71,10 @@ class Line:
     # words never change; the cache lives outside the compared fields).
     @cached_property
     def bbox(self) -> BBox:
-        boxes = [w.bbox for w in self.words]
-        return BBox(min(b.x0 for b in boxes), min(b.y0 for b in boxes),
-                    max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+        box = self.words[0].bbox
+        for w in self.words[1:]:
+            box = box.union(w.bbox)
+        return box
 
     @property
     def confidence(self) -> float:

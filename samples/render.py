@@ -572,6 +572,20 @@ def count_pages(spec: DocumentSpec) -> int:
     return _layout(spec)[1].page_count
 
 
+def with_pages(spec: DocumentSpec, pages: int) -> DocumentSpec:
+    """`spec` with its body repeated until it fills at least `pages` pages (its `pages` set)."""
+    def with_copies(copies: int) -> DocumentSpec:
+        return dataclasses.replace(spec, body=spec.body * copies)
+
+    # Estimate the copies from what one more copy adds, then step up to the target.
+    one, two = count_pages(with_copies(1)), count_pages(with_copies(2))
+    copies = max(1, 1 + math.ceil((pages - one) / max(1, two - one)))
+    while count_pages(with_copies(copies)) < pages:
+        copies += 1
+    longer = with_copies(copies)
+    return dataclasses.replace(longer, pages=count_pages(longer))
+
+
 # The ABC fonts a legacy file names; "H" is the capitals-only face (issue 10, pattern 8).
 _TCVN3_NAMES = {"LSR": ".VnTime", "LSB": ".VnTime,Bold", "LSI": ".VnTime,Italic",
                 "LSBI": ".VnTime,BoldItalic", "VHR": ".VnTimeH", "VHB": ".VnTimeH,Bold",

@@ -8,7 +8,6 @@ them: the diacritics Tesseract's model keeps, the columns, the signer block unde
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import numpy as np
@@ -30,7 +29,7 @@ from kiemchung.extractors.regions import HEADER_SHARE, SignerArea, field_areas
 from kiemchung.extractors.seal import find_marks
 from kiemchung.models.document import BBox, TextSource, Word, nfc
 from samples.content import make_spec
-from samples.render import count_pages, font_file, render_pdf_with_layout
+from samples.render import font_file, render_pdf_with_layout, with_pages
 from samples.scan import scan_pages, to_image_pdf
 from tests.helpers import SHARED, absent
 
@@ -210,11 +209,7 @@ def test_a_stray_mark_between_the_header_columns_does_not_join_them():
 def _unmarked_scan(pages_after_signer: int = 0) -> tuple:
     """A generated scan of three pages or more with neither a seal nor a handwritten signature
     (nothing tells where the signer block stands), and `pages_after_signer` appendix pages."""
-    spec = make_spec(random.Random(23))
-    copies = 1
-    while count_pages(dataclasses.replace(spec, body=spec.body * copies)) < 3:
-        copies += 1
-    spec = dataclasses.replace(spec, body=spec.body * copies)
+    spec = with_pages(make_spec(random.Random(23)), 3)
     pdf, layout = render_pdf_with_layout(spec)
     images = scan_pages(pdf, layout, dpi=200, seed=23, seal=False, handwriting=False)
     for n in range(pages_after_signer):
