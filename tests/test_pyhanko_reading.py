@@ -20,7 +20,7 @@ from kiemchung.extractors.signatures import TrustStore, load_trust, read_signatu
 from samples import attacks
 from samples.pki import DemoPKI
 from samples.sign import sign_pdf
-from tests.helpers import SHARED
+from tests.helpers import SHARED, absent
 
 SIGNED_AT = dt.datetime(2024, 3, 5, 9, 30, tzinfo=attacks.VN_TZ)
 REAL_FILES = sorted((SHARED / "realdocs" / "files").glob("*.pdf"))
@@ -112,8 +112,11 @@ def attack_files(pki) -> dict[str, bytes]:
     return files
 
 
-@pytest.mark.parametrize("path", REAL_SIGNED, ids=lambda p: p.name[:24])
+@pytest.mark.parametrize("path", REAL_SIGNED or [None],
+                         ids=lambda p: p.name[:24] if p else "no-real-files")
 def test_real_signed_files_read_the_same(path):
+    if path is None:
+        absent(f"no signed real document in {SHARED / 'realdocs' / 'files'}")
     data = path.read_bytes()
     trust = load_trust([SHARED / "trust"])
     fast, fast_reports = every_object(data), reports(data, trust)
