@@ -33,13 +33,18 @@ def month_day(value: str, year: int) -> dt.date:
     return dt.date(year, month, day)
 
 
-def _issue_date(ctx: EvidenceContext) -> tuple[dt.date | None, Where]:
+def _issue_date(ctx: EvidenceContext) -> tuple[dt.date, Where] | CheckResult:
+    """The issue date and where it stands; or the review a date check gives when no date was
+    read, or one too unsure to judge by (a handwritten day read again as digits, an OCR slip):
+    a date check decides nothing on a guess."""
     f = ctx.fields.issue_date
-    return (f.value, Where.of(f.provenance)) if f else (None, Where())
-
-
-def _no_date() -> CheckResult:
-    return review("no issue date could be read from the place-and-date line")
+    if f is None:
+        return review("no issue date could be read from the place-and-date line")
+    if f.confidence < MIN_OCR_CONFIDENCE:
+        return review(f"the issue date read, {show(f.value)}, is not sure (confidence "
+                      f"{f.confidence:.2f} < {MIN_OCR_CONFIDENCE}): a person must confirm it "
+                      "on the page", Where.of(f.provenance))
+    return f.value, Where.of(f.provenance)
 
 
 @check("file_readable")
@@ -148,9 +153,10 @@ def issuer_is_unit(ctx: EvidenceContext) -> CheckResult:
 
 @check("issued_within_window")
 def issued_within_window(ctx: EvidenceContext) -> CheckResult:
-    date, where = _issue_date(ctx)
-    if date is None:
-        return _no_date()
+    dated = _issue_date(ctx)
+    if isinstance(dated, CheckResult):
+        return dated
+    date, where = dated
     start, end = ctx.scope.window
     if start <= date <= end:
         return passed(f"issued {show(date)}, within the data window {show(start)}–{show(end)}",
@@ -161,9 +167,10 @@ def issued_within_window(ctx: EvidenceContext) -> CheckResult:
 
 @check("issued_in_year")
 def issued_in_year(ctx: EvidenceContext) -> CheckResult:
-    date, where = _issue_date(ctx)
-    if date is None:
-        return _no_date()
+    dated = _issue_date(ctx)
+    if isinstance(dated, CheckResult):
+        return dated
+    date, where = dated
     if date.year == ctx.scope.year:
         return passed(f"issued {show(date)}, in {ctx.scope.year}", where)
     return failed(f"issued {show(date)}, not in {ctx.scope.year}", where)
@@ -172,9 +179,10 @@ def issued_in_year(ctx: EvidenceContext) -> CheckResult:
 @check("issued_in_month")
 def issued_in_month(ctx: EvidenceContext, month: int) -> CheckResult:
     """Issued in `month` of the evaluated year."""
-    date, where = _issue_date(ctx)
-    if date is None:
-        return _no_date()
+    dated = _issue_date(ctx)
+    if isinstance(dated, CheckResult):
+        return dated
+    date, where = dated
     label = f"{int(month):02d}/{ctx.scope.year}"
     if (date.year, date.month) == (ctx.scope.year, int(month)):
         return passed(f"issued {show(date)}, in {label}", where)
@@ -185,9 +193,10 @@ def issued_in_month(ctx: EvidenceContext, month: int) -> CheckResult:
 def issued_before(ctx: EvidenceContext, date: str) -> CheckResult:
     """Issued on or before `date` ("MM-DD") of the evaluated year — "trước 15/11" in the
     criteria tables is read as a deadline that the day itself still meets."""
-    issued, where = _issue_date(ctx)
-    if issued is None:
-        return _no_date()
+    dated = _issue_date(ctx)
+    if isinstance(dated, CheckResult):
+        return dated
+    issued, where = dated
     deadline = month_day(date, ctx.scope.year)
     if issued <= deadline:
         return passed(f"issued {show(issued)}, by {show(deadline)}", where)

@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from kiemchung.extractors.limits import MAX_IMAGE_PIXELS, MAX_PAGES, OCR_PIXELS, pixels_text
 from kiemchung.extractors.ocr import check_tesseract, ink_gray, ocr_image
-from kiemchung.models.document import Page, TextSource
+from kiemchung.extractors.written_digits import with_written_digits
+from kiemchung.models.document import BBox, Page, TextSource
 from kiemchung.models.errors import InputFileError, OcrUnavailableError
 
 DEFAULT_DPI = 300.0
@@ -113,7 +114,8 @@ def _read_frame(frame: Image.Image, number: int) -> Page:
         frame = frame.reduce(factor)
         dpi /= factor
     # Phone photos are stored sideways with an EXIF orientation tag: turn them upright.
-    gray = _grayscale(ImageOps.exif_transpose(frame) or frame)
+    upright = ImageOps.exif_transpose(frame) or frame
+    gray = _grayscale(upright)
     width_pt, height_pt = gray.width * 72.0 / dpi, gray.height * 72.0 / dpi
     if dpi > OCR_MAX_DPI:
         scale = OCR_MAX_DPI / dpi
@@ -126,8 +128,22 @@ def _read_frame(frame: Image.Image, number: int) -> Page:
         raise
     except Exception as exc:  # noqa: BLE001 - one frame failing leaves the others usable
         lines, error = (), f"OCR failed: {exc}"
-    return Page(number=number, width=width_pt, height=height_pt, source=TextSource.OCR,
+    page = Page(number=number, width=width_pt, height=height_pt, source=TextSource.OCR,
                 lines=lines, text_layer_verdict="image", error=error)
+    if number > 1 or error:
+        return page
+
+    def crop(box: BBox, _dpi: int) -> Image.Image | None:
+        """The region in colour, at the image's own resolution (never enlarged)."""
+        ratio = dpi / 72.0
+        area = (max(0, round(box.x0 * ratio)), max(0, round(box.y0 * ratio)),
+                min(upright.width, round(box.x1 * ratio)),
+                min(upright.height, round(box.y1 * ratio)))
+        if area[2] <= area[0] or area[3] <= area[1]:
+            return None
+        return upright.crop(area).convert("RGB")
+
+    return with_written_digits(page, crop)
 
 
 def _grayscale(frame: Image.Image) -> Image.Image:

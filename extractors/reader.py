@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import re
 import unicodedata
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pymupdf
+from PIL import Image
 
 from kiemchung.extractors.images import read_image_pages
 from kiemchung.extractors.limits import (
@@ -31,6 +33,7 @@ from kiemchung.extractors.limits import (
 from kiemchung.extractors.ocr import ocr_page, ocr_threads, read_rendered, render_for_ocr
 from kiemchung.extractors.regions import field_areas
 from kiemchung.extractors.text_layer import decide_text_layer
+from kiemchung.extractors.written_digits import with_written_digits
 from kiemchung.models.document import BBox, DocumentText, Page, TextSource
 from kiemchung.models.errors import InputFileError, OcrUnavailableError
 from kiemchung.models.marks import AuthenticityMarks
@@ -300,11 +303,18 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
             raise
         except Exception as exc:  # noqa: BLE001 - Tesseract failed on this page only
             return ocr_failed(exc)
-        return Page(number=number, width=width, height=height, source=TextSource.OCR,
+        read = Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=tuple(line for part in parts for line in part),
                     text_layer_verdict=decision.verdict, partial=areas is not None)
+        return with_written_digits(read, functools.partial(_render_region, page)) \
+            if number == 1 else read
 
     return finish
+
+
+def _render_region(page: pymupdf.Page, box: BBox, dpi: int) -> Image.Image | None:
+    """A region of the page (points, as displayed) in colour; None when it is empty."""
+    return render_for_ocr(page, dpi, box).image
 
 
 STAMP_BAND = 0.4      # of page 1's height: the number and the day are stamped in the header

@@ -18,7 +18,8 @@ Variants with the patterns of real files (issue 10), made from a spec with `real
 - `ocrlayer`: a 200 dpi scan carrying a wrong invisible OCR layer (no diacritics or mojibake);
 - `scan150`: 150 dpi, JPEG quality 40–60, grey paper, show-through of the back, skew;
 - `gazette`: 100–150 dpi like scan150, the seal pressed over the text, an incoming stamp and
-  the gazette centre's `Ký bởi … Thời gian ký` stamp at the top right;
+  the gazette centre's `Ký bởi … Thời gian ký` stamp at the top right; half of them with the
+  number's digits and the day written by hand into the printed blanks;
 - `photo`: a phone capture: perspective, uneven light, a 545×792 pt page.
 The truth says what a person reads on the page: `number` with the stamped digits, `issue_date`
 from the date line with the stamped day, `subject` as printed (a Công văn's with "V/v "),
@@ -179,7 +180,10 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
         pdf, layout = render_pdf_with_layout(spec, tcvn3=True, real=RealLayout(caps_font=True))
         path.write_bytes(pdf)
         return path, layout, {"caps_font": ".VnTimeH"}
-    pdf, layout = render_pdf_with_layout(spec)
+    # Half the gazette scans have the number's digits and the day written by hand into the
+    # printed blanks (a generator of its own: the other choices stay as they were).
+    written = variant == "gazette" and random.Random(f"{seed}:written").random() < 0.5
+    pdf, layout = render_pdf_with_layout(spec, real=RealLayout(stamped=True) if written else None)
     if variant == "ocrlayer":
         images = scan_pages(pdf, layout, dpi=200, seed=seed)
         mode = rng.choice(["no_diacritics", "mojibake"])
@@ -191,11 +195,11 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
         variant == "scan150" and rng.random() < 0.5) else None
     gazette_text = _gazette_text(rng, spec) if variant == "gazette" else None
     images = real_scan_pages(pdf, layout, kind=variant, dpi=dpi, seed=seed, incoming=incoming,
-                             gazette_text=gazette_text)
+                             gazette_text=gazette_text, written=written)
     path.write_bytes(image_pdf_with_quality(images, dpi))
     return path, layout, {"dpi": dpi, "jpeg_quality": [i.info["quality"] for i in images],
                           "incoming_stamp": _stamp_truth(incoming),
-                          "gazette_stamp": gazette_text}
+                          "gazette_stamp": gazette_text, "written_digits": written}
 
 
 def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,

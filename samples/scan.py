@@ -85,6 +85,53 @@ def _draw_signature(img: Image.Image, rng: random.Random, box_px) -> tuple[float
     return stroke_box
 
 
+# Digits as a hand writes them: polylines in a unit box (x to the right, y down).
+_DIGIT_STROKES = {
+    "0": [[(0.5, 0), (0.15, 0.2), (0.1, 0.6), (0.35, 1), (0.75, 0.9), (0.9, 0.45), (0.7, 0.05),
+           (0.5, 0)]],
+    "1": [[(0.2, 0.3), (0.6, 0), (0.55, 1)]],
+    "2": [[(0.1, 0.25), (0.4, 0), (0.8, 0.1), (0.8, 0.4), (0.1, 1), (0.95, 0.95)]],
+    "3": [[(0.15, 0.1), (0.6, 0), (0.8, 0.2), (0.45, 0.45), (0.85, 0.65), (0.7, 0.95),
+           (0.15, 0.9)]],
+    "4": [[(0.65, 1), (0.65, 0), (0.05, 0.7), (0.95, 0.7)]],
+    "5": [[(0.85, 0), (0.25, 0), (0.15, 0.45), (0.6, 0.4), (0.85, 0.7), (0.6, 1), (0.1, 0.9)]],
+    "6": [[(0.75, 0.05), (0.3, 0.3), (0.15, 0.75), (0.45, 1), (0.8, 0.8), (0.65, 0.5),
+           (0.2, 0.6)]],
+    "7": [[(0.05, 0.05), (0.9, 0), (0.4, 1)], [(0.3, 0.5), (0.75, 0.5)]],
+    "8": [[(0.5, 0.45), (0.15, 0.2), (0.5, 0), (0.85, 0.2), (0.5, 0.45), (0.1, 0.75), (0.5, 1),
+           (0.9, 0.75), (0.5, 0.45)]],
+    "9": [[(0.85, 0.3), (0.5, 0.5), (0.15, 0.3), (0.5, 0), (0.85, 0.3), (0.7, 1)]],
+}
+
+
+def draw_written_digits(img: Image.Image, layout: Layout, scale: float,
+                        rng: random.Random) -> None:
+    """The number's digits and the day written by hand into the header's blanks (the PDF
+    rendered with them blank), as the văn thư does on the printed copy: taller than the print,
+    slanted, in marker or pen, each digit a little different."""
+    overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    colour = rng.choice(INK_COLOURS) + (240,)
+    width = max(2, round(rng.uniform(1.0, 1.8) * scale))
+    for digits, box in ((layout.number_digits, layout.number_digits_bbox),
+                        (layout.day_text, layout.day_bbox)):
+        if not digits or box is None:
+            continue
+        height = rng.uniform(11.0, 14.0) * scale
+        slant = rng.uniform(0.1, 0.3)
+        x = (box.x0 + rng.uniform(0.0, 2.0)) * scale
+        bottom = (box.y1 - 3.5 + rng.uniform(-0.5, 1.0)) * scale   # the print's baseline
+        for ch in digits:
+            w = height * rng.uniform(0.5, 0.6)
+            for stroke in _DIGIT_STROKES[ch]:
+                points = [(x + (px + slant * (1 - py)) * w + rng.uniform(-0.4, 0.4) * scale,
+                           bottom - (1 - py) * height + rng.uniform(-0.4, 0.4) * scale)
+                          for px, py in stroke]
+                draw.line(points, fill=colour, width=width, joint="curve")
+            x += w * rng.uniform(1.05, 1.25)
+    img.paste(overlay, (0, 0), overlay)
+
+
 def _seal_image(rng: random.Random, agency_text: str, place_text: str, radius: int
                 ) -> Image.Image:
     """A red round seal: two rings, the agency's name around, a star and the place inside."""
@@ -362,10 +409,12 @@ def _photo(img: Image.Image, rng: random.Random, size: tuple[int, int]) -> Image
 
 
 def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, seed: int,
-                    incoming=None, gazette_text: str | None = None) -> list[Image.Image]:
+                    incoming=None, gazette_text: str | None = None,
+                    written: bool = False) -> list[Image.Image]:
     """Pages as real uploads look (issue 10): `kind` "scan150" (low dpi, JPEG-worn, grey,
     show-through), "gazette" (the same with the seal over the text and the gazette's stamp),
-    "photo" (a phone capture, not A4). `incoming`: a render.IncomingStamp drawn on page 1."""
+    "photo" (a phone capture, not A4). `incoming`: a render.IncomingStamp drawn on page 1.
+    `written`: the number's digits and the day, blank in `pdf_bytes`, written by hand."""
     rng = random.Random(seed)
     scale = dpi / 72.0
     clean: list[Image.Image] = []
@@ -390,6 +439,8 @@ def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, se
             draw_incoming_stamp(img, incoming, layout, scale, rng)
         if number == 1 and gazette_text:
             draw_gazette_stamp(img, gazette_text, scale)
+        if number == 1 and written:
+            draw_written_digits(img, layout, scale, random.Random(f"{seed}:written"))
         if kind == "photo":
             w, h = int(545 * scale), int(792 * scale)   # Adobe Scan's letter-like page
             img = _photo(img, rng, (w, h))

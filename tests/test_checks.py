@@ -133,6 +133,23 @@ def test_a_plan_issued_in_late_december_for_the_year_needs_review(pki, trust):
     assert result.status == CheckStatus.NEEDS_REVIEW and "27/12/2023" in result.message
 
 
+def test_date_checks_do_not_judge_by_an_unsure_issue_date(signed_plan):
+    # A handwritten day read again as digits (extractors/written_digits.py) stays unsure: the
+    # date checks ask a person rather than pass or fail on it.
+    _, inspection = signed_plan
+    date = inspection.fields.issue_date
+    unsure = dataclasses.replace(date, confidence=0.25)
+    doubtful = dataclasses.replace(inspection, fields=dataclasses.replace(
+        inspection.fields, issue_date=unsure))
+    for name, params in [("issued_in_month", {"month": 1}), ("issued_before", {"date": "01-31"}),
+                         ("issued_within_window", None), ("issued_in_year", None)]:
+        assert run(name, inspection, params).passed
+        result = run(name, doubtful, params)
+        assert result.status == CheckStatus.NEEDS_REVIEW, name
+        assert "15/01/2024" in result.message and "0.25" in result.message
+        assert result.page == date.provenance.page
+
+
 def test_signer_rank(signed_plan):
     spec, inspection = signed_plan
     head = run("signer_rank", inspection, {"rank": "head"})

@@ -20,6 +20,7 @@ from kiemchung.extractors.fields import extract_fields
 from kiemchung.extractors.pipeline import inspect_file
 from kiemchung.extractors.reader import read_document
 from kiemchung.extractors.text_layer import decide_text_layer
+from kiemchung.extractors.written_digits import WRITTEN_CONFIDENCE
 from kiemchung.models.fields import DocType
 from tests.helpers import SHARED, absent
 
@@ -153,3 +154,25 @@ def test_a_real_ministry_scan_reads_its_header_and_signer():
                       and fields.value(name) != want[name]
                       and getattr(fields, name).confidence >= 0.9]
     assert not wrong_and_sure
+
+
+@pytest.mark.parametrize(("key", "fields"), [("07", ("number", "issue_date")),
+                                             ("08", ("issue_date",)), ("15", ("issue_date",))])
+def test_numbers_and_days_written_by_hand_are_read_again_as_digits(key, fields):
+    # 07: `Số: 22 /TTr-UBND … ngày 05` in black marker, read by the page's OCR as `Số:#3` and
+    # `ngày 0`; 08: the day `22` in blue pen (`ngày99`); 15: a day `02` OCR left out of the
+    # line (`Hà Nội, ngày` | `tháng 10 năm 2025`). Read again as digits alone, they come out
+    # right, and unsure: handwriting read this way is often wrong (05's 17 reads 4).
+    want = label(key)
+    found = ocr_fields(key)
+    for name in fields:
+        field = getattr(found, name)
+        expected = dt.date.fromisoformat(want[name]) if name == "issue_date" else want[name]
+        assert field is not None and field.value == expected, name
+        assert field.confidence <= WRITTEN_CONFIDENCE and field.provenance.source == "ocr"
+
+
+def test_a_handwritten_day_read_wrong_is_never_sure():
+    date = ocr_fields("05").issue_date          # "ngày 17" in marker
+    assert date is None or date.value == dt.date.fromisoformat(label("05")["issue_date"]) \
+        or date.confidence < 0.6
