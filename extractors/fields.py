@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import spacy
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 from spacy.matcher import Matcher
 
 from kiemchung.extractors.layout import merge_fragments
@@ -669,9 +670,31 @@ def _person_name(text: str) -> tuple[str | None, str | None]:
     rank_match = RANKS.match(text)
     rank = rank_match.group(0).strip() if rank_match else None
     name = text[rank_match.end():].strip() if rank_match else text
+    if rank is None:
+        rank, name = _ocr_rank(text)
     if PERSON_NAME_RE.match(name) and not _is_caps(name):
         return rank, name
     return rank, None
+
+
+# A rank's second word, in lower case where a name's syllables are capitalised.
+_RANK_GRADES = {"tuong": "tướng", "ta": "tá", "uy": "úy"}
+_RANK_LEVELS = {"dai": "Đại", "thuong": "Thượng", "trung": "Trung", "thieu": "Thiếu"}
+
+
+def _ocr_rank(text: str) -> tuple[str | None, str]:
+    """A rank OCR misspelt before the name (`Thượng tuứng Nguyễn Văn Long`): its first word a
+    rank's level, its second in lower case one letter from a grade. (rank as spelt, name)."""
+    words = text.split()
+    if len(words) < 4 or not words[1][:1].islower():
+        return None, text
+    level = _RANK_LEVELS.get(unmarked(words[0]))
+    grade = next((g for key, g in _RANK_GRADES.items()
+                  if Levenshtein.distance(unmarked(words[1]).strip("."), key) <= 1
+                  and len(words[1]) >= len(key)), None)
+    if level is None or grade is None:
+        return None, text
+    return f"{level} {grade}", " ".join(words[2:])
 
 
 def _name_like(text: str) -> bool:

@@ -176,3 +176,10 @@ def test_a_handwritten_day_read_wrong_is_never_sure():
     date = ocr_fields("05").issue_date          # "ngày 17" in marker
     assert date is None or date.value == dt.date.fromisoformat(label("05")["issue_date"]) \
         or date.confidence < 0.6
+
+
+def test_a_rank_that_ocr_misspelt_is_no_part_of_the_signers_name():
+    # 15: `Thượng tướng Nguyễn Văn Long` reads `Thượng tuứng Nguyễn Văn Long`.
+    want = label("15")
+    signer = ocr_fields("15").value("signer")
+    assert (signer.rank, signer.name) == (want["signer_rank"], want["signer_name"])
