@@ -29,7 +29,13 @@ from rapidfuzz.distance import Levenshtein
 from spacy.matcher import Matcher
 
 from kiemchung.extractors.layout import merge_fragments
-from kiemchung.extractors.lexicon import SNAPPED_CONFIDENCE, snap_line, snap_name, unmarked
+from kiemchung.extractors.lexicon import (
+    MIDDLE_NAMES,
+    SNAPPED_CONFIDENCE,
+    snap_line,
+    snap_name,
+    unmarked,
+)
 from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
 from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, nfc
 from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
@@ -656,6 +662,9 @@ def _signer(document: DocumentText):
         name, changed = snap_name(name)
         if changed:
             score = min(score, SNAPPED_CONFIDENCE * 100)
+    if name.split()[0] in MIDDLE_NAMES:
+        # A middle name opening the name: its surname was lost (under the seal or the strokes).
+        score = min(score, 40.0)
     signer = Signer(name=name, title=title, authority=chain[0] if chain else None,
                     authority_chain=chain, rank=rank)
     located = _Located(page, tuple(used_head + [name_line]))

@@ -77,6 +77,8 @@ SURNAMES = (
     "Kim", "Lạc", "Lò", "Mạc", "Ninh", "Phí", "Quan", "Sầm", "Thạch", "Ung", "Vi", "Lục",
     "Diệp", "Đàm", "Hầu", "Khổng", "Mã", "Nghiêm", "Ông", "Thiều", "Văn", "Lã", "Chu", "Đậu",
 )
+# Middle names that are never surnames ("Văn" is one, rarely): a name does not open with them.
+MIDDLE_NAMES = frozenset({"Thị"})
 GIVEN_NAMES = (
     "Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quốc", "Xuân", "Hoàng", "Công",
     "Anh", "Tuấn", "Hùng", "Dũng", "Hải", "Hà", "Hương", "Hồng", "Thu", "Lan", "Linh", "Long",
@@ -253,8 +255,15 @@ def snap_name(name: str) -> tuple[str, bool]:
     words = name.split()
     changed = False
     for index, word in enumerate(words):
+        if index == 0 and word in MIDDLE_NAMES:
+            continue          # the surname was lost: no surname is made of the middle name
         table = surnames if index == 0 else given
         candidate = table.get(unmarked(word))
+        if candidate is None and index == 0 and word[:1].islower() and len(word) >= 2:
+            # A name is capitalised: in lower case, its start is lost, mostly under the seal's
+            # ring stamped over it ("yến Văn Phúc"). What is left ends a surname.
+            candidate = next((s for s in SURNAMES if len(unmarked(s)) > len(unmarked(word))
+                              and unmarked(s).endswith(unmarked(word))), None)
         if candidate is None and index == 0 and word not in SURNAMES:
             # The surname opens every name and is one of few: one letter lost ("Tân" for
             # "Trần") still tells it, the most common first.

@@ -16,7 +16,8 @@ Variants with the patterns of real files (issue 10), made from a spec with `real
 - `tcvn3caps`: the TCVN3 layer with capitals in the caps-only ".VnTimeH" font, toned capitals
   of mixed-case words in that font inside a ".VnTime" word;
 - `ocrlayer`: a 200 dpi scan carrying a wrong invisible OCR layer (no diacritics or mojibake);
-- `scan150`: 150 dpi, JPEG quality 40–60, grey paper, show-through of the back, skew;
+- `scan150`: 150 dpi, JPEG quality 40–60, grey paper, show-through of the back, skew; half of
+  them with the seal pasted as an opaque image over the first letters of the signer's name;
 - `gazette`: 100–150 dpi like scan150, the seal pressed over the text, an incoming stamp and
   the gazette centre's `Ký bởi … Thời gian ký` stamp at the top right; half of them with the
   number's digits and the day written by hand into the printed blanks;
@@ -194,12 +195,16 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
     incoming = _incoming(rng, spec) if variant == "gazette" or (
         variant == "scan150" and rng.random() < 0.5) else None
     gazette_text = _gazette_text(rng, spec) if variant == "gazette" else None
+    # Half the scan150 ones carry the seal as a pasted image, over the start of the name.
+    over_name = variant == "scan150" and random.Random(f"{seed}:sealname").random() < 0.5
     images = real_scan_pages(pdf, layout, kind=variant, dpi=dpi, seed=seed, incoming=incoming,
-                             gazette_text=gazette_text, written=written)
+                             gazette_text=gazette_text, written=written,
+                             seal_over_name=over_name)
     path.write_bytes(image_pdf_with_quality(images, dpi))
     return path, layout, {"dpi": dpi, "jpeg_quality": [i.info["quality"] for i in images],
                           "incoming_stamp": _stamp_truth(incoming),
-                          "gazette_stamp": gazette_text, "written_digits": written}
+                          "gazette_stamp": gazette_text, "written_digits": written,
+                          "seal_over_name": over_name}
 
 
 def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,

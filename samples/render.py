@@ -148,6 +148,7 @@ class Layout:
     day_text: str = ""
     day_bbox: BBox | None = None
     title_bbox: BBox | None = None   # type name and subject (or the V/v lines), page 1
+    name_bbox: BBox | None = None    # the signer's name line, on the signer page
 
 
 Token = tuple[str, str]  # (word, style)
@@ -478,6 +479,10 @@ def _closing_blocks(flow: _Flow, spec: DocumentSpec) -> tuple[int, BBox, BBox, B
         y += h
         flow.page.runs.append(Run(line, "B", size, center - text_width(line, "B", size) / 2,
                                   y - size * 0.25))
+        if line == name:
+            half = text_width(line, "B", size) / 2
+            flow.marks["name"] = BBox(center - half, y - size * 0.25 - size * 0.8, center + half,
+                                      y - size * 0.25 + size * 0.25)
     signer_bbox = BBox(SIGNER_COL[0], top, SIGNER_COL[1], y + 3)
     signature_bbox = BBox(SIGNER_COL[0], sig_top, SIGNER_COL[1], sig_bottom)
 
@@ -541,7 +546,8 @@ def _layout(spec: DocumentSpec, real: RealLayout | None = None
                     signature_bbox=signature_bbox, recipients_bbox=recipients_bbox,
                     agency_name=spec.agency.name, agency_place=spec.agency.place,
                     number_digits=digits, number_digits_bbox=digits_box, day_text=day,
-                    day_bbox=day_box, title_bbox=flow.marks.get("title"))
+                    day_bbox=day_box, title_bbox=flow.marks.get("title"),
+                    name_bbox=flow.marks.get("name"))
     return flow.pages, layout
 
 

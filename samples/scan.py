@@ -194,20 +194,27 @@ def _seal_image(rng: random.Random, agency_text: str, place_text: str, radius: i
 
 
 def _add_seal(img: Image.Image, rng: random.Random, stroke_box, scale: float,
-              texts: tuple[str, str]) -> None:
+              texts: tuple[str, str], over_name=None) -> None:
+    """The seal over the left third of the signature, its red ink darkening the print under
+    it; or, with `over_name` (the name line's pixel box), a seal image pasted on the page as
+    digital copies do: opaque, its ring over the first letters of the name."""
     radius = int(rng.uniform(50, 58) * scale)  # ~36–41 mm across, as real round seals
     seal = _seal_image(rng, texts[0], texts[1], radius)
     sx0, sy0, sx1, sy1 = stroke_box
-    # The seal covers the left third of the signature.
     cx = sx0 + (sx1 - sx0) / 3 - radius * rng.uniform(0.7, 0.85)
     cy = (sy0 + sy1) / 2 + rng.uniform(-0.1, 0.1) * radius
+    if over_name is not None:
+        nx0, ny0, nx1, ny1 = over_name
+        # At the name's height the ring stands 0.8 of the radius right of the centre.
+        cx = nx0 + (nx1 - nx0) * rng.uniform(0.06, 0.12) - radius * 0.8
+        cy = (ny0 + ny1) / 2 - radius * 0.6
     left, top = int(cx - seal.size[0] / 2), int(cy - seal.size[1] / 2)
-    # Multiply-like blend on the seal's square only: red ink darkens the paper and the print.
     region = (left, top, left + seal.size[0], top + seal.size[1])
     base = np.asarray(img.crop(region), dtype=np.float32)
     a = np.asarray(seal.getchannel("A"), dtype=np.float32)[..., None] / 255.0
     red = np.array(SEAL_RED, dtype=np.float32)
-    out = base * (1 - a) + (base * red / 255.0) * a
+    ink = red if over_name is not None else base * red / 255.0   # pasted, or multiplied
+    out = base * (1 - a) + ink * a
     img.paste(Image.fromarray(out.clip(0, 255).astype(np.uint8)), region[:2])
 
 
@@ -410,11 +417,12 @@ def _photo(img: Image.Image, rng: random.Random, size: tuple[int, int]) -> Image
 
 def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, seed: int,
                     incoming=None, gazette_text: str | None = None,
-                    written: bool = False) -> list[Image.Image]:
+                    written: bool = False, seal_over_name: bool = False) -> list[Image.Image]:
     """Pages as real uploads look (issue 10): `kind` "scan150" (low dpi, JPEG-worn, grey,
     show-through), "gazette" (the same with the seal over the text and the gazette's stamp),
     "photo" (a phone capture, not A4). `incoming`: a render.IncomingStamp drawn on page 1.
-    `written`: the number's digits and the day, blank in `pdf_bytes`, written by hand."""
+    `written`: the number's digits and the day, blank in `pdf_bytes`, written by hand.
+    `seal_over_name`: the seal pasted opaque over the start of the signer's name."""
     rng = random.Random(seed)
     scale = dpi / 72.0
     clean: list[Image.Image] = []
@@ -433,8 +441,11 @@ def real_scan_pages(pdf_bytes: bytes, layout: Layout, *, kind: str, dpi: int, se
                 x0, y0, x1, y1 = stroke_box
                 lift = rng.uniform(14, 24) * scale
                 stroke_box = (x0, y0 - lift, x1, y1 - lift)
+            name = layout.name_bbox if seal_over_name else None
             _add_seal(img, rng, stroke_box, scale,
-                      (layout.agency_name.upper(), layout.agency_place.upper()))
+                      (layout.agency_name.upper(), layout.agency_place.upper()),
+                      over_name=None if name is None else (
+                          name.x0 * scale, name.y0 * scale, name.x1 * scale, name.y1 * scale))
         if number == 1 and incoming is not None:
             draw_incoming_stamp(img, incoming, layout, scale, rng)
         if number == 1 and gazette_text:
