@@ -30,6 +30,7 @@ from spacy.matcher import Matcher
 
 from kiemchung.extractors.layout import merge_fragments
 from kiemchung.extractors.lexicon import (
+    DIGIT_SLIPS,
     MIDDLE_NAMES,
     SNAPPED_CONFIDENCE,
     snap_line,
@@ -433,9 +434,6 @@ def _repair_number(number: Field[str], doc_type: DocType) -> Field[str]:
     return Field(repaired, round(number.confidence * 0.85, 3), number.provenance)
 
 
-# OCR reads a printed "1" as "|", "l", "I" or "!", and "0" as "O" in the date's numbers.
-_DIGIT_SLIPS = str.maketrans({"|": "1", "l": "1", "I": "1", "!": "1", "]": "1", "[": "1", "O": "0",
-                              "o": "0"})
 _DATE_WORDS_RE = re.compile(r"\bng[^\s\d]y\s*(\S*?)\s*th[^\s\d]{2,4}\s*(\S*?)\s*"
                             r"n[^\s\d]{1,2}m\s*(\d{4})", re.IGNORECASE)
 
@@ -444,7 +442,7 @@ def _ocr_date_text(text: str) -> tuple[str, bool]:
     """The date line with OCR's slips in its day and month undone ("ngày 3| tháng" → "31"),
     and whether any was."""
     def repair(match: re.Match) -> str:
-        day, month = (g.translate(_DIGIT_SLIPS) for g in match.group(1, 2))
+        day, month = (g.translate(DIGIT_SLIPS) for g in match.group(1, 2))
         return f"ngày {day} tháng {month} năm {match.group(3)}"
     repaired = _DATE_WORDS_RE.sub(repair, text)
     return repaired, repaired != text

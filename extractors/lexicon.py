@@ -22,6 +22,8 @@ from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
 from kiemchung.models.document import BBox, Line, Word, nfc, without_marks
 
 SNAPPED_CONFIDENCE = 0.85   # at most, for a word whose marks were restored from the lexicon
+# OCR reads a printed "1" as "|", "l", "I" or "!", and "0" as "O" in a date's numbers.
+DIGIT_SLIPS = str.maketrans("|lI!][Oo", "11111100")
 
 PROVINCES = (
     "Hà Nội", "Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ", "Huế", "An Giang",

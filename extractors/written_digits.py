@@ -25,6 +25,7 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
+from kiemchung.extractors.lexicon import DIGIT_SLIPS
 from kiemchung.models.document import BBox, Line, Page, Word
 from kiemchung.models.timing import stage
 
@@ -44,8 +45,6 @@ _NUMBER_BLANK_RE = re.compile(r"^\W{0,2}S\S{0,2}?\s*[:.;](?P<blank>[^/]*)/")
 # `ngày … tháng` of the date line, then its month and year.
 _DAY_BLANK_RE = re.compile(r"\bng\S{1,2}y(?P<blank>.*?)th[aáà]ng\s*\S{1,3}\s*n\S{1,2}m\s*\d{4}",
                            re.IGNORECASE)
-# OCR's slips for a printed 1 and 0 (fields.py undoes them): "3|" is a readable 31.
-_DIGIT_SLIPS = str.maketrans("|lI!][Oo", "11111100")
 
 Crop = Callable[[BBox, int], "Image.Image | None"]
 
@@ -119,7 +118,8 @@ def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int,
         return None
     start, end = match.span("blank")
     text = match.group("blank").strip(" .,;:")
-    if re.fullmatch(rf"\d{{1,{width}}}", text.translate(_DIGIT_SLIPS)):
+    # OCR's slips undone ("3|" is a readable 31), the digits Tesseract was sure of stay.
+    if re.fullmatch(rf"\d{{1,{width}}}", text.translate(DIGIT_SLIPS)):
         words = [w for w, (a, b) in zip(line.words, _word_spans(line), strict=True)
                  if a < end and b > start]
         if min((w.confidence for w in words), default=1.0) >= DOUBTFUL:
