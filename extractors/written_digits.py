@@ -31,7 +31,7 @@ from kiemchung.models.timing import stage
 
 HEADER_BAND = 0.4          # of the page's height: the number and the date stand above it
 WRITTEN_CONFIDENCE = 0.5   # at most, for digits read in a blank: often wrong (see above)
-DOUBTFUL = 0.7             # digits Tesseract read in a blank below this confidence are read again
+DOUBTFUL = 0.3             # digits Tesseract read in a blank below this confidence are read again
 MIN_VOTES = 3              # of the renderings, that must agree on the value
 DPI = 400
 _SIZES = (1.0, 0.75, 0.5, 0.35)   # handwriting is larger than print: smaller copies read better
@@ -112,14 +112,14 @@ def _same_baseline(a: Line, b: Line) -> bool:
 
 def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int, int] | None:
     """The span of the line's text where the number or the day stands, when what OCR read
-    there is no digits, or digits it doubted."""
+    there is no digits (no day of a month), or digits it all but guessed."""
     match = pattern.search(line.text)
     if match is None:
         return None
     start, end = match.span("blank")
-    text = match.group("blank").strip(" .,;:")
-    # OCR's slips undone ("3|" is a readable 31), the digits Tesseract was sure of stay.
-    if re.fullmatch(rf"\d{{1,{width}}}", text.translate(DIGIT_SLIPS)):
+    # OCR's slips undone ("3|" is a readable 31), the digits Tesseract was not unsure of stay.
+    digits = match.group("blank").strip(" .,;:").translate(DIGIT_SLIPS)
+    if re.fullmatch(rf"\d{{1,{width}}}", digits) and (width != 2 or 1 <= int(digits) <= 31):
         words = [w for w, (a, b) in zip(line.words, _word_spans(line), strict=True)
                  if a < end and b > start]
         if min((w.confidence for w in words), default=1.0) >= DOUBTFUL:
