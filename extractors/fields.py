@@ -74,7 +74,11 @@ KNOWN_TITLES = ("PHÓ CHỦ TỊCH THƯỜNG TRỰC", "PHÓ CHỦ TỊCH", "CH�
                 "CHÁNH THANH TRA", "PHÓ CHÁNH THANH TRA", "CỤC TRƯỞNG", "PHÓ CỤC TRƯỞNG",
                 "CHI CỤC TRƯỞNG", "HIỆU TRƯỞNG", "BỘ TRƯỞNG", "THỨ TRƯỞNG", "TỔNG GIÁM ĐỐC",
                 "VIỆN TRƯỞNG")
-RANKS = re.compile(r"^(?:Đại|Thượng|Trung|Thiếu)\s+(?:tướng|tá|úy|uý)\b\.?\s*", re.IGNORECASE)
+# A rank: its level, then its grade in lower case (`Thiếu tướng`, `Đại tá`).
+RANK_LEVELS = ("Đại", "Thượng", "Trung", "Thiếu")
+RANK_GRADES = ("tướng", "tá", "úy")
+RANKS = re.compile(rf"^(?:{'|'.join(RANK_LEVELS)})\s+(?:{'|'.join(RANK_GRADES)}|uý)\b\.?\s*",
+                   re.IGNORECASE)
 BODY_OPENERS = ("căn cứ", "kính gửi", "điều ", "theo đề nghị", "xét đề nghị")
 
 # The number after `Số`: digits, an optional year, then symbols joined by "-" (the spaces of
@@ -684,21 +688,17 @@ def _person_name(text: str) -> tuple[str | None, str | None]:
     return rank, None
 
 
-# A rank's second word, in lower case where a name's syllables are capitalised.
-_RANK_GRADES = {"tuong": "tướng", "ta": "tá", "uy": "úy"}
-_RANK_LEVELS = {"dai": "Đại", "thuong": "Thượng", "trung": "Trung", "thieu": "Thiếu"}
-
-
 def _ocr_rank(text: str) -> tuple[str | None, str]:
     """A rank OCR misspelt before the name (`Thượng tuứng Nguyễn Văn Long`): its first word a
-    rank's level, its second in lower case one letter from a grade. (rank as spelt, name)."""
+    rank's level, its second in lower case one letter from a grade: (the rank spelt right,
+    the name)."""
     words = text.split()
     if len(words) < 4 or not words[1][:1].islower():
         return None, text
-    level = _RANK_LEVELS.get(unmarked(words[0]))
-    grade = next((g for key, g in _RANK_GRADES.items()
-                  if Levenshtein.distance(unmarked(words[1]).strip("."), key) <= 1
-                  and len(words[1]) >= len(key)), None)
+    level = next((lv for lv in RANK_LEVELS if unmarked(lv) == unmarked(words[0])), None)
+    grade = next((g for g in RANK_GRADES
+                  if Levenshtein.distance(unmarked(words[1]).strip("."), unmarked(g)) <= 1
+                  and len(words[1]) >= len(g)), None)
     if level is None or grade is None:
         return None, text
     return f"{level} {grade}", " ".join(words[2:])

@@ -204,7 +204,7 @@ def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, floa
         if angle:
             straight = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True,
                                     fillcolor=255)
-        data = _tesseract(straight, BLOCK_CONFIG if block else CONFIG)
+        data = tesseract_data(straight, BLOCK_CONFIG if block else CONFIG)
     to_page = _PixelToPage(image.size, straight.size, angle, px_per_pt, origin)
     width = image.width / px_per_pt
     middle = (origin[0] + _MIDDLE[0] * width, origin[0] + _MIDDLE[1] * width)
@@ -319,7 +319,8 @@ class _PixelToPage:
         return BBox(min(xs), min(ys), max(xs), max(ys))
 
 
-def _tesseract(image: Image.Image, config: str = CONFIG) -> dict:
+def tesseract_data(image: Image.Image, config: str = CONFIG, lang: str = LANG) -> dict:
+    """Tesseract's words, boxes and confidences for `image` (pytesseract's DICT output)."""
     # One OpenMP thread per Tesseract process: measured 3 s a dense page at 300 dpi with one,
     # 17–29 s with two on a 2-core machine. The subprocess inherits this environment.
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -328,7 +329,7 @@ def _tesseract(image: Image.Image, config: str = CONFIG) -> dict:
     # reads it the same (identical output measured on real header bands).
     image.format = "PPM"
     try:
-        return pytesseract.image_to_data(image, lang=LANG, config=config,
+        return pytesseract.image_to_data(image, lang=lang, config=config,
                                          output_type=pytesseract.Output.DICT)
     except pytesseract.TesseractNotFoundError as exc:
         check_tesseract.cache_clear()

@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-import pytesseract
 from PIL import Image
 
 from kiemchung.extractors.lexicon import DIGIT_SLIPS
+from kiemchung.extractors.ocr import tesseract_data
 from kiemchung.models.document import BBox, Line, Page, Word
 from kiemchung.models.timing import stage
 
@@ -186,8 +186,7 @@ def _read_digits(image: Image.Image) -> tuple[str, float] | None:
                   for size, threshold in itertools.product(_SIZES, _THRESHOLDS)]
     stacked, rows = _stacked(renderings)
     with stage("ocr"):
-        data = pytesseract.image_to_data(stacked, lang="eng", config=_CONFIG,
-                                         output_type=pytesseract.Output.DICT)
+        data = tesseract_data(stacked, _CONFIG, lang="eng")
     reads: dict[int, str] = collections.defaultdict(str)
     for text, top, height in zip(data["text"], data["top"], data["height"], strict=True):
         text = (text or "").strip()
@@ -225,7 +224,6 @@ def _stacked(images: list[Image.Image]) -> tuple[Image.Image, list[tuple[int, in
         canvas.paste(image, (_GAP, top))
         rows.append((top, top + image.height))
         top += image.height + _GAP
-    canvas.format = "PPM"   # handed to Tesseract uncompressed (see ocr._tesseract)
     return canvas, rows
 
 

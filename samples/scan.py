@@ -194,7 +194,8 @@ def _seal_image(rng: random.Random, agency_text: str, place_text: str, radius: i
 
 
 def _add_seal(img: Image.Image, rng: random.Random, stroke_box, scale: float,
-              texts: tuple[str, str], over_name=None) -> None:
+              texts: tuple[str, str],
+              over_name: tuple[float, float, float, float] | None = None) -> None:
     """The seal over the left third of the signature, its red ink darkening the print under
     it; or, with `over_name` (the name line's pixel box), a seal image pasted on the page as
     digital copies do: opaque, its ring over the first letters of the name."""
