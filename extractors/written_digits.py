@@ -4,13 +4,12 @@ The văn thư writes (or stamps) the number and the day into the blanks a docume
 with: `Số: 22 /TTr-UBND`, `ngày 05 tháng 02 năm 2025`, in marker or blue pen. Tesseract's
 Vietnamese model, reading the page, gives such digits as signs (`Số:#3`, `ngày,@3`,
 `Số:.2%5`) or as a wrong digit of low confidence. Each such blank of an OCR'd first page is
-read again, alone, by Tesseract's English model told to see digits only, in twelve renderings
-(gray and two thresholds, four sizes) stacked into one image (one Tesseract run): handwriting
-reads differently at each, and a value most renderings agree on is taken. What it reads stays
-doubtful: its confidence is at most WRITTEN_CONFIDENCE, lower the fewer renderings agree.
-Measured on the 18 scans of ../shared/realdocs: 7 more numbers and days read right (11 → 18
-of 34), 7 more read wrong instead of not at all (`17` in marker reads `4`), every value taken
-here with a confidence of 0.35 or less.
+cut out again, with the print around it, and read by the handwriting network
+(extractors/handwriting.py); when it sees no digit, or a day that cannot be, by Tesseract's
+English model told to see digits only, in twelve renderings (gray and two thresholds, four
+sizes) stacked into one image, taking the value most renderings agree on. What is read here
+stays doubtful: its confidence is at most WRITTEN_CONFIDENCE, lower the less sure the reader.
+Measured on the 18 scans of ../shared/realdocs: MEASURED.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from kiemchung.extractors.handwriting import read_handwritten
 from kiemchung.extractors.lexicon import DIGIT_SLIPS
 from kiemchung.extractors.ocr import tesseract_data
 from kiemchung.models.document import BBox, Line, Page, Word
@@ -38,13 +38,14 @@ _SIZES = (1.0, 0.75, 0.5, 0.35)   # handwriting is larger than print: smaller co
 _THRESHOLDS = (None, 140, 180)    # None: gray, stretched to the paper's white
 _GAP = 30                          # white pixels around each rendering
 _EM_PER_CHAR = 0.45                # a printed character's width, in line heights (Times)
+_OVERFLOW = 0.5     # handwriting runs past its blank into the print, by up to this (line heights)
 _CONFIG = "--psm 6 --oem 1 -c tessedit_char_whitelist=0123456789"
 
 # `Số:` opening the number line (OCR: `Sô:`, `S6;`), and the "/" ending its blank.
 _NUMBER_BLANK_RE = re.compile(r"^\W{0,2}S\S{0,2}?\s*[:.;](?P<blank>[^/]*)/")
 # `ngày … tháng` of the date line, then its month and year.
-_DAY_BLANK_RE = re.compile(r"\bng\S{1,2}y(?P<blank>.*?)th[aáà]ng\s*\S{1,3}\s*n\S{1,2}m\s*\d{4}",
-                           re.IGNORECASE)
+_DAY_BLANK_RE = re.compile(r"\bng\S{1,2}y(?P<blank>.*?)th[^\s\d]{2,4}\s*\S{1,3}\s*n\S{1,2}m"
+                           r"\s*\d{4}", re.IGNORECASE)
 
 Crop = Callable[[BBox, int], "Image.Image | None"]
 
@@ -61,12 +62,11 @@ def with_written_digits(page: Page, crop: Crop) -> Page:
             box = _blank_box(line, _after_marks(line.text, blank[0]), blank[1]) \
                 if blank is not None else None
             try:
-                image = crop(box, DPI) if box is not None else None
-                read = _read_digits(image) if image is not None else None
+                image = crop(_reach(box, _print_height(line)), DPI) if box is not None else None
+                read = _read_blank(image, is_day=width == 2) if image is not None else None
             except Exception:   # noqa: BLE001 — a second look never costs the page its reading
                 read = None
-            if blank is None or box is None or read is None or (
-                    width == 2 and not 1 <= int(read[0]) <= 31):
+            if blank is None or box is None or read is None:
                 continue
             line = _replaced(line, blank[0], blank[1], Word(read[0], box, read[1]))
             lines[index] = line
@@ -82,7 +82,7 @@ def with_written_digits(page: Page, crop: Crop) -> Page:
 # it on the same baseline: `Số:` | `/STTTT-CNTT`, `Hà Nội, ngày` | `tháng 10 năm 2025`.
 _BEFORE_BLANK_RE = re.compile(r"(?:^\W{0,2}S\S{0,2}?\s*[:.;][^/]*|\bng\S{1,2}y\S*)$",
                               re.IGNORECASE)
-_AFTER_BLANK_RE = re.compile(r"^\W?(?:/|th[aáà]ng)", re.IGNORECASE)
+_AFTER_BLANK_RE = re.compile(r"^\W?(?:/|th[^\s\d]{2,4})", re.IGNORECASE)
 
 
 def _rows(page: Page) -> list[tuple[int, Line, int | None]]:
@@ -117,8 +117,9 @@ def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int,
     if match is None:
         return None
     start, end = match.span("blank")
-    # OCR's slips undone ("3|" is a readable 31), the digits Tesseract was not unsure of stay.
-    digits = match.group("blank").strip(" .,;:").translate(DIGIT_SLIPS)
+    # OCR's slips undone ("3|" is a readable 31), the digits Tesseract was not unsure of stay;
+    # marks after the digits (`Số: 1.::/GM`) say OCR lost some of them.
+    digits = match.group("blank").lstrip(" .,;:").rstrip().translate(DIGIT_SLIPS)
     if re.fullmatch(rf"\d{{1,{width}}}", digits) and (width != 2 or 1 <= int(digits) <= 31):
         words = [w for w, (a, b) in zip(line.words, _word_spans(line), strict=True)
                  if a < end and b > start]
@@ -167,13 +168,34 @@ def _print_height(line: Line) -> float:
 
 
 def _blank_box(line: Line, start: int, end: int) -> BBox | None:
-    """The blank's region on the page: from the label's end to the print after it, and a
-    half line above and a third below, where handwriting reaches."""
+    """The blank on the page: from the label's end to the print after it, the line's height."""
     x0, x1 = _char_x(line, start, from_end=False), _char_x(line, end, from_end=True)
-    height = _print_height(line)
-    if x1 - x0 < 0.5 * height:      # no room: nothing was written there
+    if x1 - x0 < 0.5 * _print_height(line):      # no room: nothing was written there
         return None
-    return BBox(x0, line.bbox.y0 - 0.5 * height, x1, line.bbox.y1 + 0.3 * height)
+    return BBox(x0, line.bbox.y0, x1, line.bbox.y1)
+
+
+def _reach(blank: BBox, height: float) -> BBox:
+    """Where handwriting in `blank` reaches: a half line above, a third below, and past both
+    ends into the print by _OVERFLOW (the network reads print cut by the edges as no digit)."""
+    return BBox(blank.x0 - _OVERFLOW * height, blank.y0 - 0.5 * height,
+                blank.x1 + _OVERFLOW * height, blank.y1 + 0.3 * height)
+
+
+def _read_blank(image: Image.Image, is_day: bool) -> tuple[str, float] | None:
+    """The digits written in the blank and how sure that is (at most WRITTEN_CONFIDENCE): the
+    handwriting network's reading, or Tesseract's when the network sees none or an
+    impossible day."""
+    for read in (_read_handwriting(image), _read_digits(image)):
+        if read is not None and (not is_day or 1 <= int(read[0]) <= 31):
+            return read
+    return None
+
+
+def _read_handwriting(image: Image.Image) -> tuple[str, float] | None:
+    with stage("ocr"):
+        read = read_handwritten(image)
+    return (read[0], round(WRITTEN_CONFIDENCE * read[1], 3)) if read is not None else None
 
 
 def _read_digits(image: Image.Image) -> tuple[str, float] | None:

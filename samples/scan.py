@@ -108,7 +108,8 @@ def draw_written_digits(img: Image.Image, layout: Layout, scale: float,
                         rng: random.Random) -> None:
     """The number's digits and the day written by hand into the header's blanks (the PDF
     rendered with them blank), as the văn thư does on the printed copy: taller than the print,
-    slanted, in marker or pen, each digit a little different."""
+    slanted, in marker or pen, each digit a little different, sometimes touching its neighbour
+    or starting over the label's end (../shared/realdocs 08, 09)."""
     overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     colour = rng.choice(INK_COLOURS) + (240,)
@@ -119,7 +120,7 @@ def draw_written_digits(img: Image.Image, layout: Layout, scale: float,
             continue
         height = rng.uniform(11.0, 14.0) * scale
         slant = rng.uniform(0.1, 0.3)
-        x = (box.x0 + rng.uniform(0.0, 2.0)) * scale
+        x = (box.x0 + rng.uniform(-3.0, 2.0)) * scale     # may start over the label's end
         bottom = (box.y1 - 3.5 + rng.uniform(-0.5, 1.0)) * scale   # the print's baseline
         for ch in digits:
             w = height * rng.uniform(0.5, 0.6)
@@ -128,7 +129,7 @@ def draw_written_digits(img: Image.Image, layout: Layout, scale: float,
                            bottom - (1 - py) * height + rng.uniform(-0.4, 0.4) * scale)
                           for px, py in stroke]
                 draw.line(points, fill=colour, width=width, joint="curve")
-            x += w * rng.uniform(1.05, 1.25)
+            x += w * rng.uniform(0.85, 1.25)                # some digits touch
     img.paste(overlay, (0, 0), overlay)
 
 

@@ -3,6 +3,7 @@ and what the extractor reads from it compared with the truth."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import random
@@ -297,19 +298,26 @@ def test_scans_are_deterministic(tmp_path):
 
 
 def test_gazette_scans_with_the_number_and_day_written_by_hand(tmp_path):
-    # As on the real gazette scans (../shared/realdocs 07, 08): the digits and the day are
-    # blank in the print and written in pen; read again as digits, right here, and unsure.
+    # As on the real gazette scans (../shared/realdocs 07, 08, 09): the digits and the day are
+    # blank in the print and written in pen, touching or running into the print; read again
+    # by the handwriting network, most come out right, and every one is unsure.
     from kiemchung.extractors.pipeline import inspect_file
 
-    spec = _real_spec(22, list(DocType)[22 % len(DocType)])
-    path = _write_document(tmp_path, "w", spec, 22, ("gazette",), real_spec=spec)[0][0]
-    want = truth(path)
-    assert want["patterns"]["written_digits"]
-    fields = inspect_file(path).fields
-    assert fields.value("number") == want["number"]
-    assert fields.value("issue_date").isoformat() == want["issue_date"]
-    for field in (fields.number, fields.issue_date):
-        assert field.confidence <= WRITTEN_CONFIDENCE and field.provenance.source == "ocr"
+    right = 0
+    for seed in (0, 4, 19, 22, 29, 36):
+        spec = _real_spec(seed, list(DocType)[seed % len(DocType)])
+        path = _write_document(tmp_path, f"w{seed}", spec, seed, ("gazette",),
+                               real_spec=spec)[0][0]
+        want = truth(path)
+        assert want["patterns"]["written_digits"]
+        fields = inspect_file(path).fields
+        for field, expected in ((fields.number, want["number"]),
+                                (fields.issue_date, dt.date.fromisoformat(want["issue_date"]))):
+            if field is not None and field.value == expected:
+                right += 1
+            else:     # wrong or missing: never said sure
+                assert field is None or field.confidence <= WRITTEN_CONFIDENCE, field
+    assert right >= 6, right
 
 
 def test_a_seal_pasted_over_the_start_of_the_name_leaves_it_right_or_unsure(tmp_path):
