@@ -9,7 +9,8 @@ cut out again, with the print around it, and read by the handwriting network
 English model told to see digits only, in twelve renderings (gray and two thresholds, four
 sizes) stacked into one image, taking the value most renderings agree on. What is read here
 stays doubtful: its confidence is at most WRITTEN_CONFIDENCE, lower the less sure the reader.
-Measured on the 18 scans of ../shared/realdocs: MEASURED.
+Measured on the 18 scans of ../shared/realdocs: numbers and days read right 18 → 25 of 34
+with the network before Tesseract; every value taken here has a confidence of 0.5 or less.
 """
 
 from __future__ import annotations
