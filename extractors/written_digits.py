@@ -187,7 +187,8 @@ def _read_blank(image: Image.Image, is_day: bool) -> tuple[str, float] | None:
     """The digits written in the blank and how sure that is (at most WRITTEN_CONFIDENCE): the
     handwriting network's reading, or Tesseract's when the network sees none or an
     impossible day."""
-    for read in (_read_handwriting(image), _read_digits(image)):
+    for reader in (_read_handwriting, _read_digits):
+        read = reader(image)
         if read is not None and (not is_day or 1 <= int(read[0]) <= 31):
             return read
     return None
