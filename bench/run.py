@@ -16,7 +16,8 @@ the generator's source, so a changed generator makes a new corpus):
   speed and results side by side, with the ratios and the targets.
 
 Every measurement runs in a fresh process. Results go to `.bench/results.json`; the previous
-results are kept as `.bench/previous.json` and the headline numbers are compared with them.
+results are kept as `.bench/previous.json` and the headline numbers are compared with them
+(on a fresh checkout, with the committed `bench/last-run.json`, which each run rewrites).
 
     python -m bench.run [--dir .bench]     (or `make bench`)
 """
@@ -65,6 +66,8 @@ STAGE_SAMPLE = {"signed": 12, "long": 2, "scan": 3}
 PYHANKO_SAMPLE = 20        # signed files given to pyHanko's CLI: one interpreter start each
 CORPUS_FORMAT = 1          # bump when the corpus below changes shape
 SAMPLES_DIR = Path(samples.__file__).resolve().parent     # the generator, in samples/
+# The last run's headline, committed: a new machine's first run is compared with it.
+LAST_RUN = Path(__file__).resolve().parent / "last-run.json"
 CORPUS_SOURCES = ("content.py", "render.py", "scan.py", "sign.py", "pki.py", "corpus.py",
                   "spec.py")
 
@@ -861,15 +864,23 @@ def print_results(results: dict, previous: dict | None) -> None:
                   f"{results['phases']['corpus']:.0f} s)")
 
 
-def save_results(root: Path, results: dict) -> dict | None:
-    """Write results.json, keeping the one before as previous.json; return that one."""
+def save_results(root: Path, results: dict, last_run: Path = LAST_RUN) -> dict | None:
+    """Write results.json, keeping the one before as previous.json, and the run's headline in
+    `last_run` (committed, so that a fresh checkout has a run to compare with); return the
+    previous run: the one before in `root`, else the committed one."""
     current, previous_path = root / "results.json", root / "previous.json"
     previous = None
     if current.exists():
         previous = json.loads(current.read_text(encoding="utf-8"))
         current.replace(previous_path)
+    elif last_run.exists():
+        previous = json.loads(last_run.read_text(encoding="utf-8"))
     current.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str),
                        encoding="utf-8")
+    headline = {key: results[key] for key in ("started", "failed_documents", "headline",
+                                              "machine") if key in results}
+    last_run.write_text(json.dumps(headline, ensure_ascii=False, indent=1, default=str) + "\n",
+                        encoding="utf-8")
     return previous
 
 
