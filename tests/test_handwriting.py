@@ -1,5 +1,6 @@
-"""The handwritten-digit network (extractors/handwriting.py): its decoding, and what it reads in
-blanks cut from real scans and from the generator's handwriting."""
+"""The handwritten-digit network (extractors/handwriting.py): its decoding, its output's shape,
+and what it reads between print cut by a blank's edges (real blanks: tests/test_realdocs.py;
+the generator's pen digits: tests/test_generated_patterns.py)."""
 
 from __future__ import annotations
 
