@@ -23,6 +23,13 @@ views are `ArrayObject`s as pyHanko makes them):
   in the objects per stream, and e-office files pack a few hundred in each. The header is
   parsed here once per stream and reader, by pyHanko's own number reader in the same order,
   a failure kept at the pair where it happened; the object is then read as pyHanko reads it.
+- **Paths to references.** The difference analysis maps every reference of the signed
+  revision to the paths that reach it, walking the whole object graph and calling itself once
+  for each number of every width table. The walk here is pyHanko's own (0.38), except that it
+  does not step into a value that can hold no reference (a number, a name, a string): the
+  same map, without the calls that add nothing to it; nor does it read an indirect object
+  whose bytes in the file are one array of well-formed numbers (a width table), as pyHanko
+  would read it without fail. For another pyHanko version, its own walk runs.
 
 `install()` is called by the signature reader; `uninstall()` restores pyHanko's own code (the
 tests compare every object of real and generated files both ways).
@@ -33,13 +40,15 @@ from __future__ import annotations
 import binascii
 import logging
 import re
+from collections import defaultdict
+from importlib.metadata import version
 from io import BytesIO
 from typing import Any
 
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfStrictReadError
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
 
 log = logging.getLogger("pyhanko.pdf_utils.reader")
 
@@ -59,6 +68,7 @@ _pyhanko_read_array = generic.ArrayObject.read_from_stream
 _pyhanko_object_from_stream = PdfFileReader._get_object_from_stream
 _pyhanko_read_hex = generic.read_hex_string_from_stream
 _pyhanko_subsume = HistoricalResolver._subsume_object
+_pyhanko_paths_to_refs = HistoricalResolver._load_reverse_xref_cache
 
 
 def _peek_run(stream, allowed: re.Pattern) -> tuple[int, bytes, int]:
@@ -231,6 +241,140 @@ def _object_from_stream(self: PdfFileReader, idnum, stmnum, idx):
     return generic.NullObject()
 
 
+# -- paths to references -----------------------------------------------------------------------
+
+_WALK_COPIED_FROM = "0.38."      # the pyHanko release whose walk _load_paths_to_refs repeats
+# What can lead to a reference: anything else is a leaf the walk has nothing to record in.
+_CAN_REACH = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
+
+_WHITE_CLASS = rb"[ \n\r\t\f\x00]"
+# An indirect object that is one array of numbers as pyHanko reads numbers (no "," or second
+# point: those it reads differently or refuses), closed by `endobj`.
+_NUMBERS_OBJECT = re.compile(
+    rb"%s*(\d+)%s+(\d+)%s+obj%s*(\[(?:%s*(?:\[|\]|[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+    rb"(?![0-9.+\-,])))*)%s*endobj" % ((_WHITE_CLASS,) * 6))
+_BRACKETS = re.compile(rb"[\[\]]")
+_PEEK = 1 << 15           # a longer object is read by pyHanko
+
+
+def _numbers_only(resolver: HistoricalResolver, ref: generic.Reference) -> bool:
+    """Whether `ref` in this revision is a plain (uncompressed, unencrypted) object holding one
+    array of numbers and nested arrays of numbers, read from its bytes without parsing it."""
+    reader = resolver.reader
+    if ref in resolver.cache or reader.encrypted:
+        return False
+    marker = reader.xrefs.get_historical_ref(ref, resolver.revision)
+    if type(marker) is not int:
+        return False
+    stream = reader.stream
+    position = stream.tell()
+    stream.seek(marker)
+    chunk = stream.read(_PEEK)
+    stream.seek(position)
+    found = _NUMBERS_OBJECT.match(chunk)
+    if not found or (int(found[1]), int(found[2])) != (ref.idnum, ref.generation):
+        return False
+    brackets = _BRACKETS.findall(found[3])
+    depth = 0
+    for bracket in brackets[:-1]:
+        depth += 1 if bracket == b"[" else -1
+        if depth <= 0:            # closed before its last bracket: not one array
+            return False
+    return depth == 1 and brackets[-1] == b"]"
+
+
+def _load_paths_to_refs(self: HistoricalResolver) -> None:
+    """pyHanko's `HistoricalResolver._load_reverse_xref_cache`, its walk stepping over leaves
+    (the page tree entered only by its canonical path, the structure tree's back links and
+    every /Parent left out, as there)."""
+    if self._indirect_object_access_cache is not None:
+        return
+    collected: defaultdict = defaultdict(set)
+
+    def walk(obj, path, seen, page_tree: dict, in_struct_tree: bool, struct_tree: set) -> None:
+        if isinstance(obj, generic.IndirectObject):
+            ref = obj.reference
+            if ref in seen:
+                return
+            collected[ref].add(path)
+            if _numbers_only(self, ref):
+                return
+            seen = seen.cons(ref)
+            obj = self(ref)
+            if page_tree.get(ref, path) != path:
+                return
+            if not in_struct_tree and ref in struct_tree:
+                return
+        if isinstance(obj, generic.DictionaryObject):
+            for key, value in obj.items():
+                if key == "/Parent" or (in_struct_tree and key == "/P") or \
+                        not isinstance(value, _CAN_REACH):
+                    continue
+                walk(value, path.cons(key), seen, page_tree,
+                     in_struct_tree or (path.head == "/StructTreeRoot" and key == "/K"
+                                        and path.tail == misc.ConsList.sing("/Root")),
+                     struct_tree)
+        elif isinstance(obj, generic.ArrayObject):
+            for index, value in enumerate(obj):
+                if isinstance(value, _CAN_REACH):
+                    walk(value, path.cons(index), seen, page_tree, in_struct_tree, struct_tree)
+
+    def page_tree_refs(pages, path):
+        for index, kid in enumerate(pages["/Kids"]):
+            kid_path = path.cons("/Kids").cons(index)
+            if isinstance(kid, generic.IndirectObject):
+                yield kid.reference, kid_path
+            kid = kid.get_object()
+            if kid.get("/Type", None) == "/Pages":
+                yield from page_tree_refs(kid, kid_path)
+
+    def struct_tree_refs(element):
+        try:
+            children = element["/K"]
+        except KeyError:
+            return
+        if not isinstance(children, generic.ArrayObject):
+            children = (children,)
+        for child in children:
+            child_ref = None
+            if isinstance(child, generic.IndirectObject):
+                child_ref = child.reference
+                child = child.get_object()
+            if not isinstance(child, generic.DictionaryObject):
+                continue
+            try:
+                if child["/Type"] != "/StructElem":
+                    continue
+            except KeyError:
+                pass
+            if child_ref is not None:
+                yield child_ref
+            yield from struct_tree_refs(child)
+
+    pages_ref = self.root.raw_get("/Pages")
+    pages_path = misc.ConsList.sing("/Root").cons("/Pages")
+    page_tree = {}
+    if isinstance(pages_ref, generic.IndirectObject):
+        page_tree[pages_ref.reference] = pages_path
+    for ref, path in page_tree_refs(pages_ref.get_object(), pages_path):
+        if ref in page_tree:
+            raise misc.PdfReadError("Circular reference in page tree in mapping stage")
+        page_tree[ref] = path
+    struct_tree = set()
+    try:
+        struct_root = self.root.raw_get("/StructTreeRoot").get_object()
+        for ref in struct_tree_refs(struct_root):
+            if ref in struct_tree:
+                raise misc.PdfReadError("Circular reference in structure tree in mapping stage")
+            struct_tree.add(ref)
+    except KeyError:
+        pass
+    walk(self.trailer_view, misc.ConsList.empty(), misc.ConsList.empty(), page_tree, False,
+         struct_tree)
+    self._indirect_object_access_cache = {
+        ref: {RawPdfPath(*reversed(list(p))) for p in paths} for ref, paths in collected.items()}
+
+
 # -- switching ---------------------------------------------------------------------------------
 
 def install() -> None:
@@ -240,6 +384,8 @@ def install() -> None:
     generic.read_hex_string_from_stream = _read_hex_string
     HistoricalResolver._subsume_object = _subsume                     # type: ignore[method-assign]
     PdfFileReader._get_object_from_stream = _object_from_stream       # type: ignore[method-assign]
+    if version("pyhanko").startswith(_WALK_COPIED_FROM):
+        HistoricalResolver._load_reverse_xref_cache = _load_paths_to_refs  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -249,6 +395,7 @@ def uninstall() -> None:
     generic.read_hex_string_from_stream = _pyhanko_read_hex
     HistoricalResolver._subsume_object = _pyhanko_subsume             # type: ignore[method-assign]
     PdfFileReader._get_object_from_stream = _pyhanko_object_from_stream  # type: ignore[method-assign]
+    HistoricalResolver._load_reverse_xref_cache = _pyhanko_paths_to_refs  # type: ignore[method-assign]
 
 
 __all__ = ["install", "uninstall"]
