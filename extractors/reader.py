@@ -233,12 +233,14 @@ def _read_in_turn(doc: pymupdf.Document, page_count: int, ocr_dpi: int,
     try:
         for index in range(page_count):
             read = _read_pdf_page(doc, index, ocr_dpi, fields_only, pool)
-            # MuPDF keeps what it decoded (a scanned page's image: 26 MB) in a store of up to
-            # 256 MB, for pages seen again; pages are read once, so the store is emptied.
-            pymupdf.TOOLS.store_shrink(100)
             if isinstance(read, Page):
                 pages.append(read)
                 continue
+            # MuPDF keeps what it decoded in a store of up to 256 MB, for pages seen again: a
+            # page rendered for OCR leaves its image there (a scanned page's: 26 MB), and pages
+            # are read once, so the store is emptied. The fonts a text page leaves stay: the
+            # next pages use them (reloading them costs more than reading a page's text).
+            pymupdf.TOOLS.store_shrink(100)
             pages.append(None)
             waiting.append((index, read))
             while len(waiting) > threads - 1:

@@ -109,11 +109,12 @@ def find_marks_pdf(doc: pymupdf.Document, dpi: float = ANALYSIS_DPI) -> Authenti
             if content > MAX_PAGE_CONTENT or not _may_carry_marks(page, content):
                 continue
             page_dpi = render_dpi(page, page.rect, dpi, MARKS_PIXELS)
-            pix = page.get_pixmap(dpi=page_dpi, colorspace=pymupdf.csRGB, alpha=False)
+            try:
+                pix = page.get_pixmap(dpi=page_dpi, colorspace=pymupdf.csRGB, alpha=False)
+            finally:
+                pymupdf.TOOLS.store_shrink(100)   # the images it decoded: pages come once
         except Exception:   # noqa: BLE001 — MuPDF's errors on a broken page, TooLargeToRender
             continue
-        finally:
-            pymupdf.TOOLS.store_shrink(100)   # MuPDF's cache of decoded images: pages come once
         rows = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
         rgb = rows[:, : pix.width * 3].reshape(pix.height, pix.width, 3)
         # The pixmap is rendered at the page's size: scale by the real ratio, not the nominal dpi.
