@@ -176,6 +176,14 @@ def test_numbers_and_days_written_by_hand_are_read_again_as_digits(key, fields):
         assert field.confidence <= WRITTEN_CONFIDENCE and field.provenance.source == "ocr"
 
 
+def test_a_day_read_with_three_digits_is_no_day():
+    # 01's "ngày 03" in pen, which the network reads as "031" (31 would be a day): a day has
+    # two digits at most, so Tesseract's reading of the blank as digits is taken.
+    date = ocr_fields("01").issue_date
+    assert date is not None and date.value.day == 3
+    assert date.confidence <= WRITTEN_CONFIDENCE
+
+
 def test_a_handwritten_day_read_wrong_is_never_sure():
     date = ocr_fields("05").issue_date          # "ngày 17" in marker
     assert date is None or date.value == dt.date.fromisoformat(label("05")["issue_date"]) \
