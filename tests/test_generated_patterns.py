@@ -384,8 +384,14 @@ def test_extraction_on_born_digital_variant(real_digital, variant):
         _check_fields(item.path, ocr=False)
 
 
-@pytest.mark.xfail(reason="extractor pending", strict=False)
-@pytest.mark.parametrize("variant", SCANS)
+# Still misread: a 150-dpi scan's signer whose name the seal covers ("Nông Lộc" for "Hồ Công
+# Lộc"), and a gazette scan's Công văn number, V/v subject and "PHÓ" of its signer's title.
+MISREAD = {"scan150", "gazette"}
+
+
+@pytest.mark.parametrize("variant", [
+    pytest.param(v, marks=pytest.mark.xfail(reason="fields still misread", strict=True))
+    if v in MISREAD else v for v in SCANS])
 def test_extraction_on_scanned_variant(real_scans, variant):
     paths = [p for p, v, _ in real_scans if v == variant]
     assert paths
