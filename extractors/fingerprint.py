@@ -12,7 +12,8 @@ re-saved, renamed, lightly edited, re-scanned, or handed in again a year later.
   match every document of its agency), nor one read in part by OCR (only the header and the
   signer area: the parts all documents of an agency share).
 - Image: a perceptual hash (imagehash pHash, 16×16 = 256 bits, as hex) of the first page,
-  rendered at 50 dpi, coloured ink (seal, signature) removed, straightened, cropped to its ink,
+  rendered at 50 dpi, coloured ink (seal, signature) removed, straightened when it is a picture
+  of paper (a scan, a photo; a drawn page is straight already), cropped to its ink,
   without the top fifth of the ink (the national motto and the agency's header, the same on
   every document of an agency). It is kept for every document, but only compared when one of
   the two was read by OCR (`scanned`): a scan and its born-digital original share no text
@@ -36,6 +37,7 @@ import numpy as np
 import pymupdf
 from PIL import Image, ImageOps
 
+from kiemchung.extractors.text_layer import IMAGE_COVERAGE, image_coverage
 from kiemchung.models.document import DocumentText, TextSource
 
 FINGERPRINT_VERSION = "fp1-w5-mh128-ph256"
@@ -115,22 +117,24 @@ def fingerprint(data: bytes, text: DocumentText) -> Fingerprint:
 def first_page_phash(data: bytes, kind: str) -> str | None:
     """The pHash of page 1 (hex), or None when no image of it can be made."""
     try:
-        image = _first_page_image(data, kind)
-        return None if image is None else phash_hex(image)
+        found = _first_page_image(data, kind)
+        return None if found is None else phash_hex(*found)
     except Exception:   # noqa: BLE001 - a broken file has no image hash; reading reports it
         return None
 
 
-def phash_hex(image: Image.Image) -> str | None:
+def phash_hex(image: Image.Image, drawn: bool = False) -> str | None:
+    """`drawn`: the page is drawn, not a picture of paper (it needs no straightening)."""
     import imagehash  # scipy behind it: loaded only where fingerprints are made
 
-    prepared = _prepared(image)
+    prepared = _prepared(image, drawn)
     if prepared is None:
         return None
     return str(imagehash.phash(prepared, hash_size=PHASH_SIZE))
 
 
-def _first_page_image(data: bytes, kind: str) -> Image.Image | None:
+def _first_page_image(data: bytes, kind: str) -> tuple[Image.Image, bool] | None:
+    """Page 1 as an image, and whether it is drawn (a PDF page no image covers the most of)."""
     if kind == "image":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -142,7 +146,7 @@ def _first_page_image(data: bytes, kind: str) -> Image.Image | None:
         dpi = (frame.info.get("dpi") or (300, 300))[0] or 300
         scale = PHASH_DPI / max(float(dpi), 50.0)
         size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
-        return frame.resize(size, Image.Resampling.BILINEAR) if scale < 1 else frame
+        return (frame.resize(size, Image.Resampling.BILINEAR) if scale < 1 else frame), False
     with pymupdf.open(stream=data, filetype="pdf") as doc:
         if doc.needs_pass or doc.page_count == 0:
             return None
@@ -150,15 +154,17 @@ def _first_page_image(data: bytes, kind: str) -> Image.Image | None:
         area = max(page.rect.width * page.rect.height, 1.0)
         dpi = min(PHASH_DPI, 72 * math.sqrt(PHASH_MAX_PIXELS / area))
         pix = page.get_pixmap(dpi=max(int(dpi), 5), alpha=False)
-        return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        drawn = image_coverage(page) < IMAGE_COVERAGE
+        return Image.frombytes("RGB", (pix.width, pix.height), pix.samples), drawn
 
 
-def _prepared(image: Image.Image) -> Image.Image | None:
-    """Grey, coloured ink removed, straightened, cropped to the ink below the header."""
+def _prepared(image: Image.Image, drawn: bool) -> Image.Image | None:
+    """Grey, coloured ink removed, straightened (unless drawn: a drawn page is straight),
+    cropped to the ink below the header."""
     from kiemchung.extractors.ocr import estimate_skew, ink_gray
 
     gray = ink_gray(image.convert("RGB"))
-    angle = estimate_skew(gray)
+    angle = 0.0 if drawn else estimate_skew(gray)
     if angle:
         gray = gray.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
     gray = ImageOps.autocontrast(gray, cutoff=1)
