@@ -247,12 +247,12 @@ _WALK_COPIED_FROM = "0.38."      # the pyHanko release whose walk _load_paths_to
 # What can lead to a reference: anything else is a leaf the walk has nothing to record in.
 _CAN_REACH = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
 
-_WHITE_CLASS = rb"[ \n\r\t\f\x00]"
-# An indirect object that is one array of numbers as pyHanko reads numbers (no "," or second
-# point: those it reads differently or refuses), closed by `endobj`.
+# An indirect object that is one array of the numbers pyHanko accepts (`_DECIMAL`, `_INTEGER`;
+# none followed by a "," or another point: those it reads otherwise or refuses), then `endobj`.
 _NUMBERS_OBJECT = re.compile(
-    rb"%s*(\d+)%s+(\d+)%s+obj%s*(\[(?:%s*(?:\[|\]|[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
-    rb"(?![0-9.+\-,])))*)%s*endobj" % ((_WHITE_CLASS,) * 6))
+    rb"%(w)s*(\d+)%(w)s+(\d+)%(w)s+obj%(w)s*(\[(?:%(w)s*(?:\[|\]|(?:%(decimal)s|%(integer)s)"
+    rb"(?![0-9.+\-,])))*)%(w)s*endobj"
+    % {b"w": _WHITE.pattern[:-1], b"decimal": _DECIMAL.pattern, b"integer": _INTEGER.pattern})
 _BRACKETS = re.compile(rb"[\[\]]")
 _PEEK = 1 << 15           # a longer object is read by pyHanko
 
