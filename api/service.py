@@ -89,7 +89,8 @@ def extraction_key(trust: TrustStore, ocr_dpi: int, *, whole_text: bool = False)
 
 
 def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str | None = None,
-                     ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
+                     ocr_dpi: int = 300, whole_text: bool = False,
+                     read_in_part: Inspection | None = None) -> Inspection:
     """The stored document's inspection: from the cache when these bytes were read before
     with the same extractors, trust and dpi (a whole reading serves for a partial one); else
     read now and cached. A file that cannot be read raises InputFileError, also from the
@@ -111,7 +112,7 @@ def inspect_document(store: Store, sha256: str, trust: TrustStore, *, name: str 
     data = store.document_bytes(sha256)
     try:
         inspection = inspect_bytes(data, name or sha256, trust=trust, ocr_dpi=ocr_dpi,
-                                   whole_text=whole_text)
+                                   whole_text=whole_text, read_in_part=read_in_part)
     except InputFileError as error:
         store.save_inspection(sha256, whole_key, {"format": RECORD_FORMAT,
                                                   "unreadable": error.message})
@@ -163,9 +164,11 @@ def _collect(reads: Iterable[tuple[str, Callable[[], Inspection]]]) -> Evidence:
 
 
 def read_whole_from_store(store: Store, trust: TrustStore, ocr_dpi: int) -> ReadWhole:
-    """For `EvaluationContext.read_whole`: the same stored document, read whole."""
+    """For `EvaluationContext.read_whole`: the same stored document, read whole (the rest of
+    what was read in part)."""
     return lambda partial: inspect_document(store, partial.text.sha256, trust,
-                                            name=partial.file, ocr_dpi=ocr_dpi, whole_text=True)
+                                            name=partial.file, ocr_dpi=ocr_dpi, whole_text=True,
+                                            read_in_part=partial)
 
 
 def read_whole_from_files(trust: TrustStore, ocr_dpi: int) -> ReadWhole:
@@ -173,7 +176,7 @@ def read_whole_from_files(trust: TrustStore, ocr_dpi: int) -> ReadWhole:
     from kiemchung.extractors.pipeline import inspect_file
 
     return lambda partial: inspect_file(Path(partial.file), trust=trust, ocr_dpi=ocr_dpi,
-                                        whole_text=True)
+                                        whole_text=True, read_in_part=partial)
 
 
 def upload_name(store: Store, sha256: str, unit: str) -> str:

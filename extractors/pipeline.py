@@ -3,6 +3,7 @@ OCR) → fields → signatures. A PDF is opened once by MuPDF for the marks and 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Iterator
 from io import BytesIO
@@ -30,23 +31,38 @@ from kiemchung.models.timing import stage
 
 
 def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
-                  ocr_dpi: int = 300, whole_text: bool = False) -> Inspection:
+                  ocr_dpi: int = 300, whole_text: bool = False,
+                  read_in_part: Inspection | None = None) -> Inspection:
     """Everything kiemchung reads from one file. Scanned pages are OCR'd only where the fields
-    stand (found from the seals and handwriting, extractors/regions.py) unless `whole_text`."""
+    stand (found from the seals and handwriting, extractors/regions.py); with `whole_text`, the
+    rest of them after — of `read_in_part` when given: these bytes read so before."""
     with quiet_mupdf():
         if detect_kind(data) == "pdf":
             with open_pdf(data, name) as pdf:         # parsed once for the marks and the text
-                marks = _pdf_marks(pdf)
-                with stage("text"):
-                    text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
-                                               fields_only=None if whole_text else marks)
-                with stage("fields"):
-                    fields = extract_fields(text)
+                if read_in_part is not None and \
+                        read_in_part.text.sha256 == hashlib.sha256(data).hexdigest():
+                    marks, text, fields = read_in_part.marks, read_in_part.text, \
+                        read_in_part.fields
+                else:
+                    marks = _pdf_marks(pdf)
+                    with stage("text"):
+                        text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
+                                                   fields_only=marks)
+                    with stage("fields"):
+                        fields = extract_fields(text)
                 if text.partial and fields.signer is None:
                     # The marks did not lead to the signer block (a specimen signature, a seal
-                    # on another page): read the pages whole, as a person would look further.
+                    # on another page, a block read badly on its own): read the pages whole,
+                    # as a person would look further.
                     with stage("text"):
                         text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf)
+                    with stage("fields"):
+                        fields = extract_fields(text)
+                elif text.partial and whole_text:
+                    # The rest of the pages, keeping what was read: the fields stand there.
+                    with stage("text"):
+                        text = read_document_bytes(data, name, ocr_dpi=ocr_dpi, pdf=pdf,
+                                                   fields_only=marks, read_before=text)
                     with stage("fields"):
                         fields = extract_fields(text)
         else:
@@ -61,9 +77,9 @@ def inspect_bytes(data: bytes, name: str, *, trust: TrustStore | None = None,
 
 
 def inspect_file(path: Path, *, trust: TrustStore | None = None, ocr_dpi: int = 300,
-                 whole_text: bool = False) -> Inspection:
+                 whole_text: bool = False, read_in_part: Inspection | None = None) -> Inspection:
     return inspect_bytes(read_file(path), str(path), trust=trust, ocr_dpi=ocr_dpi,
-                         whole_text=whole_text)
+                         whole_text=whole_text, read_in_part=read_in_part)
 
 
 def _pdf_marks(pdf: pymupdf.Document) -> AuthenticityMarks:

@@ -31,10 +31,10 @@ from kiemchung.extractors.limits import (
     megabytes,
 )
 from kiemchung.extractors.ocr import ocr_page, ocr_threads, read_rendered, render_for_ocr
-from kiemchung.extractors.regions import field_areas
+from kiemchung.extractors.regions import field_areas, unread_bands
 from kiemchung.extractors.text_layer import decide_text_layer
 from kiemchung.extractors.written_digits import with_written_digits
-from kiemchung.models.document import BBox, DocumentText, Page, TextSource
+from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource
 from kiemchung.models.errors import InputFileError, OcrUnavailableError
 from kiemchung.models.marks import AuthenticityMarks
 
@@ -65,11 +65,14 @@ def read_file(path: Path) -> bytes:
 
 def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
                         fields_only: AuthenticityMarks | None = None,
-                        pdf: pymupdf.Document | None = None) -> DocumentText:
+                        pdf: pymupdf.Document | None = None,
+                        read_before: DocumentText | None = None) -> DocumentText:
     """Read a file given as bytes; `name` is used in messages and as DocumentText.path. With
     `fields_only` (the file's seals and handwriting), scanned PDF pages are OCR'd only where
     the fields stand (extractors/regions.py); else every page is read whole. `pdf`: these
-    bytes already opened (`open_pdf`), so that they are parsed once."""
+    bytes already opened (`open_pdf`), so that they are parsed once. `read_before`: these
+    bytes read with `fields_only`, to be read whole now: what was read is kept and only the
+    rest of the pages read in part is OCR'd."""
     shown = display_name(name)
     if not data:
         raise InputFileError(f"{shown}: the file is empty (0 bytes)")
@@ -78,7 +81,9 @@ def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
     if kind == "pdf":
         with quiet_mupdf(), contextlib.ExitStack() as opened:
             doc = pdf if pdf is not None else opened.enter_context(open_pdf(data, name))
-            pages, errors = _read_pdf_pages(doc, data, shown, ocr_dpi, fields_only)
+            before = read_before.pages if read_before is not None and fields_only is not None \
+                and read_before.sha256 == digest else None
+            pages, errors = _read_pdf_pages(doc, data, shown, ocr_dpi, fields_only, before)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="pdf", errors=errors)
     if kind == "image":
         pages = read_image_pages(data, shown)
@@ -165,7 +170,7 @@ def quiet_mupdf() -> Iterator[None]:
 
 
 def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str, ocr_dpi: int,
-                    fields_only: AuthenticityMarks | None
+                    fields_only: AuthenticityMarks | None, before: tuple[Page, ...] | None
                     ) -> tuple[tuple[Page, ...], tuple[str, ...]]:
     if doc.needs_pass:
         raise InputFileError(f"{name}: the PDF is password-protected (encrypted); "
@@ -193,7 +198,9 @@ def _read_pdf_pages(doc: pymupdf.Document, data: bytes, name: str, ocr_dpi: int,
                                  f"read, so no page can be shown: {REFETCH}")
         raise InputFileError(f"{name}: the PDF has no pages")
 
-    pages = _read_in_turn(doc, page_count, ocr_dpi, fields_only)
+    if before is not None and len(before) != page_count:
+        before = None
+    pages = _read_in_turn(doc, page_count, ocr_dpi, fields_only, before)
     for index, page in enumerate(pages):
         if damaged and not page.error and not page.lines:
             # A repaired file whose page shows nothing has lost that page's content.
@@ -221,7 +228,8 @@ def _has_page_tree(doc: pymupdf.Document) -> bool:
 
 
 def _read_in_turn(doc: pymupdf.Document, page_count: int, ocr_dpi: int,
-                  fields_only: AuthenticityMarks | None) -> list[Page]:
+                  fields_only: AuthenticityMarks | None,
+                  before: tuple[Page, ...] | None) -> list[Page]:
     """Every page, in order. MuPDF decides and renders one page at a time in this thread;
     Tesseract reads the rendered regions `ocr_threads()` at a time (parallel_ocr), at most that
     many pages rendered ahead, so that a long scan is never in memory whole."""
@@ -232,7 +240,8 @@ def _read_in_turn(doc: pymupdf.Document, page_count: int, ocr_dpi: int,
     waiting: deque[tuple[int, Callable[[], Page]]] = deque()
     try:
         for index in range(page_count):
-            read = _read_pdf_page(doc, index, ocr_dpi, fields_only, pool)
+            read = _read_pdf_page(doc, index, ocr_dpi, fields_only, pool,
+                                  None if before is None else before[index])
             if isinstance(read, Page):
                 pages.append(read)
                 continue
@@ -256,10 +265,14 @@ def _read_in_turn(doc: pymupdf.Document, page_count: int, ocr_dpi: int,
 
 def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
                    fields_only: AuthenticityMarks | None,
-                   pool: ThreadPoolExecutor | None = None) -> Page | Callable[[], Page]:
+                   pool: ThreadPoolExecutor | None = None,
+                   before: Page | None = None) -> Page | Callable[[], Page]:
     """The page, or, when it must be OCR'd, a function giving it once read (its regions
-    rendered now and read in `pool`, or in this thread without one)."""
+    rendered now and read in `pool`, or in this thread without one). `before`: the page as
+    read for the fields (`fields_only`); read in part, its rest is read now."""
     number = index + 1
+    if before is not None and not before.partial:
+        return before
     try:
         page = doc.load_page(index)
         if page.xref:   # MuPDF stands in a blank page for a page object it cannot load
@@ -281,6 +294,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
     areas = None if fields_only is None else \
         field_areas(number, doc.page_count, page.rect.width, page.rect.height, fields_only)
     width, height = page.rect.width, page.rect.height
+    rest = None if before is None or areas is None else unread_bands(areas, width, height)
 
     def ocr_failed(exc: Exception) -> Page:
         error = str(exc) if isinstance(exc, TooLargeToRender) \
@@ -288,7 +302,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         return Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=(), text_layer_verdict=decision.verdict, error=error)
 
-    regions = [None] if areas is None else list(areas)      # None: the whole page
+    regions = list(rest) if rest is not None else [None] if areas is None else list(areas)
     try:
         rendered = [render_for_ocr(page, ocr_dpi, region) for region in regions]
     except OcrUnavailableError:
@@ -305,6 +319,9 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
             raise
         except Exception as exc:  # noqa: BLE001 - Tesseract failed on this page only
             return ocr_failed(exc)
+        if rest is not None:
+            return dataclasses.replace(before, lines=_with_rest(before.lines, areas, rest, parts),
+                                       partial=False)
         read = Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=tuple(line for part in parts for line in part),
                     text_layer_verdict=decision.verdict, partial=areas is not None)
@@ -312,6 +329,39 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
             if number == 1 else read
 
     return finish
+
+
+CUT = 3.0     # points: a line read this near an area's edge may have been cut by it
+
+
+def _with_rest(read: tuple[Line, ...], areas: tuple[BBox, ...], bands: tuple[BBox, ...],
+               parts: list[tuple[Line, ...]]) -> tuple[Line, ...]:
+    """The lines read before in `areas` and those read now in `bands` (`parts`, one per band),
+    area and band in turn down the page. A line an area's edge cut is read again whole in the
+    band beside it; a line read now within the lines kept from an area was read there."""
+    def middle(line: Line) -> float:
+        return (line.bbox.y0 + line.bbox.y1) / 2
+
+    def distance(y: float, box: BBox) -> float:
+        return max(box.y0 - y, 0.0, y - box.y1)
+
+    def cut(line: Line, area: BBox) -> bool:      # by an edge a band reads across
+        top = any(band.y0 < area.y0 < band.y1 for band in bands)
+        bottom = any(band.y0 < area.y1 < band.y1 for band in bands)
+        return top and line.bbox.y0 <= area.y0 + CUT or bottom and line.bbox.y1 >= area.y1 - CUT
+
+    kept: list[list[Line]] = [[] for _area in areas]
+    for line in read:       # to the nearest area: deskewing may move a box a little out
+        nearest = min(range(len(areas)), key=lambda i: distance(middle(line), areas[i]))
+        if not cut(line, areas[nearest]):
+            kept[nearest].append(line)
+    spans = [BBox(0.0, min(line.bbox.y0 for line in lines), 1.0,
+                  max(line.bbox.y1 for line in lines)) for lines in kept if lines]
+    pieces = [(area.y0, lines) for area, lines in zip(areas, kept, strict=True)]
+    for band, part in zip(bands, parts, strict=True):
+        pieces.append((band.y0, [line for line in part
+                                 if all(distance(middle(line), span) > 0 for span in spans)]))
+    return tuple(line for _top, lines in sorted(pieces, key=lambda p: p[0]) for line in lines)
 
 
 def _render_region(page: pymupdf.Page, box: BBox, dpi: int) -> Image.Image | None:

@@ -8,8 +8,8 @@ for: OCR is most of a scan's cost, and the fields stand in two places (Decree 30
 Without any mark nothing tells where the signer block is: the first and the last page are read
 whole (the block most often closes the last page) and a longer document's middle pages not at
 all; when the signer is not found there, the pipeline reads every page whole. Pages read in
-part are marked `Page.partial`; a check that needs the whole text gets it read then
-(verifier/evaluate.py).
+part are marked `Page.partial`; a check that needs the whole text gets the rest of them read
+then (verifier/evaluate.py, `unread_bands`), keeping what was read for the fields.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kiemchung.models.marks import AuthenticityMarks
 
 HEADER_SHARE = 0.35          # of page 1's height; the subject ends near 0.22 on A4
 ABOVE_MARKS = 45 * 72 / 25.4  # points above the highest mark: the title and "Nơi nhận:" lines
+OVERLAP = 12 * 72 / 25.4      # points a band read later reaches into the areas read before
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,17 @@ def field_areas(number: int, page_count: int, width: float, height: float,
     if len(areas) == 2 and areas[1].y0 <= areas[0].y1:     # they meet: the whole page
         return None
     return tuple(areas)
+
+
+def unread_bands(areas: tuple[BBox, ...], width: float, height: float) -> tuple[BBox, ...]:
+    """The rest of a page read in `areas` (full-width bands, as `field_areas` gives them): the
+    bands between them, each reaching OVERLAP into the areas beside it, so that a line an
+    area's edge cut in two is read whole once."""
+    bands, top = [], 0.0
+    for area in sorted(areas, key=lambda a: a.y0):
+        if area.y0 > top:
+            bands.append(BBox(0.0, max(0.0, top - OVERLAP), width, min(height, area.y0 + OVERLAP)))
+        top = max(top, area.y1)
+    if top < height:
+        bands.append(BBox(0.0, max(0.0, top - OVERLAP), width, height))
+    return tuple(bands)

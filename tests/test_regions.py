@@ -4,7 +4,8 @@ A three-page plan, printed, signed, stamped on its last page and scanned at 300 
 rendering, real seal detection, real Tesseract. Read for the fields, page 1 is OCR'd down to its
 header band, page 2 not at all, page 3 from a little above the seal; the fields come out as
 when every page is read. A criterion requiring a phrase that stands only in page 2's body gets
-the file read whole, and passes.
+the file read whole, and passes. Read whole after, the rest of each page is OCR'd and what was
+read for the fields kept: the pages read as when each is OCR'd whole at once.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import datetime as dt
 import random
 import textwrap
 
+import pymupdf
 import pytest
+from rapidfuzz import fuzz
 
 from kiemchung.checks.text import find_phrase
+from kiemchung.extractors.ocr import ocr_page
 from kiemchung.extractors.pipeline import inspect_bytes
-from kiemchung.extractors.regions import ABOVE_MARKS, HEADER_SHARE
+from kiemchung.extractors.regions import ABOVE_MARKS, HEADER_SHARE, OVERLAP
 from kiemchung.models.fields import DocType
 from kiemchung.verifier.evaluate import EvaluationContext, evaluate_criterion
 from kiemchung.verifier.ruleset import load_ruleset_file
@@ -42,8 +46,9 @@ def plan():
 @pytest.fixture(scope="module")
 def readings(plan):
     _spec, data = plan
-    return (inspect_bytes(data, "kế hoạch (scan).pdf"),
-            inspect_bytes(data, "kế hoạch (scan).pdf", whole_text=True))
+    partial = inspect_bytes(data, "kế hoạch (scan).pdf")
+    return partial, inspect_bytes(data, "kế hoạch (scan).pdf", whole_text=True,
+                                  read_in_part=partial)
 
 
 def test_only_the_header_band_and_the_signer_area_are_ocrd(readings):
@@ -66,6 +71,20 @@ def test_the_fields_are_those_of_the_whole_reading(plan, readings):
     assert partial.fields.value("issue_date") == spec.issue_date
     assert partial.fields.value("signer").name == spec.signer_name
     assert {f: partial.to_json()[f] for f in FIELDS} == {f: whole.to_json()[f] for f in FIELDS}
+
+
+def test_read_whole_after_the_rest_is_read_once_and_what_was_read_kept(plan, readings):
+    _spec, data = plan
+    partial, whole = readings
+    first = partial.text.pages[0]
+    above_the_rest = [line for line in first.lines
+                      if line.bbox.y1 < first.height * HEADER_SHARE - OVERLAP]
+    assert above_the_rest and all(line in whole.text.pages[0].lines for line in above_the_rest)
+    with pymupdf.open(stream=data) as doc:
+        for page, read in zip(doc, whole.text.pages, strict=True):
+            at_once = ocr_page(page, read.number)
+            assert fuzz.ratio(read.text, at_once.text) >= 97, read.number
+            assert abs(len(read.lines) - len(at_once.lines)) <= 2, read.number   # none twice
 
 
 def test_a_phrase_of_the_body_has_the_file_read_whole(tmp_path, readings):
