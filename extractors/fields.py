@@ -33,7 +33,6 @@ from kiemchung.extractors.lexicon import (
     DIGIT_SLIPS,
     MIDDLE_NAMES,
     SNAPPED_CONFIDENCE,
-    snap_line,
     snap_name,
     unmarked,
 )
@@ -231,10 +230,10 @@ def _without_stamps(lines: list[Line]) -> list[Line]:
 
 def _prepared(page: Page) -> Page:
     """The page's lines as a person reads them: stamped fragments put into their lines; on an
-    OCR'd page, header words given back the marks OCR lost."""
+    OCR'd page, the motto apart from the agency beside it."""
     lines = merge_fragments(page.lines)
     if page.source == TextSource.OCR:
-        lines = tuple(part for line in lines for part in _motto_apart(snap_line(line), page))
+        lines = tuple(part for line in lines for part in _motto_apart(line, page))
     return dataclasses.replace(page, lines=lines)
 
 

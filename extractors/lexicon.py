@@ -1,11 +1,14 @@
-"""The words of headers and signer blocks, to restore the diacritics OCR loses.
+"""The words of headers, signer blocks and the programme, to restore the diacritics OCR loses.
 
 Tesseract's Vietnamese model keeps the letters of a capital header and often loses or changes
-its tone marks (`TỈNH` → `TINH`/`TÍNH`, `ĐỒNG` → `ĐÔNG`, `GIÁM ĐỐC` → `GIAM ĐÓC`). What stands in
-a header is a small, known language: agency kinds, departments, ministries, provinces, titles,
-ranks, type names. A run of OCR'd words whose letters without marks spell a known phrase is that
-phrase; the words it changes are marked less sure. Only OCR'd text is snapped: a text layer is
-what the issuer typed.
+its tone marks (`TỈNH` → `TINH`/`TÍNH`, `ĐỒNG` → `ĐÔNG`, `GIÁM ĐỐC` → `GIAM ĐÓC`), and in
+running text confuses the hook with the acute (`chuyển đổi số` → `chuyến đối số`). What stands
+in a header is a small, known language: agency kinds, departments, ministries, provinces,
+titles, ranks, type names; so are the programme's own words that subjects and rule sets'
+phrases use (`chuyển đổi số`, `Tổ công nghệ số cộng đồng`). A run of OCR'd words whose letters
+without marks spell a known phrase is that phrase; the words it changes are marked less sure.
+Every OCR'd line is snapped as it is read (extractors/ocr.py); a text layer is what the issuer
+typed.
 
 Person names are not a closed set, but their syllables nearly are: a syllable of a printed name
 that is no Vietnamese name syllable takes the most common one with the same letters
@@ -70,6 +73,17 @@ HEADER_PHRASES = (
     "Ký thay", "Thay mặt", "Thừa lệnh", "Thừa ủy quyền", "Quyền",
 )
 
+# What the evidence is about (the digital-transformation programme): subjects and the phrases
+# rule sets search for. Not "truyền thông" alone: its letters also spell "truyền thống".
+PROGRAMME_PHRASES = (
+    "chuyển đổi số", "chuyển đổi", "chính quyền số", "chính quyền điện tử", "kinh tế số",
+    "xã hội số", "công nghệ số", "Tổ công nghệ số cộng đồng", "cộng đồng", "kỹ năng số",
+    "nền tảng số", "hạ tầng số", "dữ liệu số", "cơ sở dữ liệu", "công nghệ thông tin",
+    "an toàn thông tin", "thông tin", "dịch vụ công trực tuyến", "dịch vụ công", "trực tuyến",
+    "toàn trình", "thủ tục hành chính", "hồ sơ", "chữ ký số", "ký số", "văn bản điện tử",
+    "kiểm chứng", "tài liệu kiểm chứng",
+)
+
 # Name syllables, the most common first among those spelled with the same letters.
 SURNAMES = (
     "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
@@ -119,7 +133,8 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, ...]]:
     levels = [f"{head} {level}" for head in ("Ủy ban nhân dân", "Uỷ ban nhân dân", "UBND",
                                              "Hội đồng nhân dân", "HĐND", "Công an")
               for level in ("tỉnh", "huyện", "xã", "thành phố", "phường", "thị xã", "quận")]
-    sources = (*located, *agencies, *levels, *HEADER_PHRASES, *PROVINCES, *DEPARTMENTS)
+    sources = (*located, *agencies, *levels, *HEADER_PHRASES, *PROVINCES, *DEPARTMENTS,
+               *PROGRAMME_PHRASES)
     for phrase in sources:
         words = tuple(nfc(phrase).split())
         # One syllable alone is too often another word ("quan" is not "quận", "Phong" not

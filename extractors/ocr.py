@@ -23,6 +23,7 @@ import pymupdf
 import pytesseract
 from PIL import Image
 
+from kiemchung.extractors.lexicon import snap_line
 from kiemchung.extractors.limits import OCR_PIXELS, render_dpi
 from kiemchung.extractors.regions import SignerArea
 from kiemchung.models.document import BBox, Line, Page, TextSource, Word, nfc
@@ -358,8 +359,8 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
             continue
         for part in _split_columns(words, middle):
             part = _trimmed(part) if trim else part
-            if part:
-                lines.append(Line(words=part, block=key[0]))
+            if part:    # with the marks Tesseract lost on known words given back
+                lines.append(snap_line(Line(words=part, block=key[0])))
     return tuple(lines)
 
 

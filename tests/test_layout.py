@@ -88,6 +88,11 @@ def _snapped(text: str) -> str:
     ("ỦY BAN NHÂN DÂN HUYỆN PHONG ĐIỀN", "ỦY BAN NHÂN DÂN HUYỆN PHONG ĐIỀN"),
     ("Hà Tĩnh, ngày", "Hà Tĩnh, ngày"),
     ("chuyển đổi số", "chuyển đổi số"),
+    # the programme's own words, in subjects and bodies
+    ("Phê duyệt Kế hoạch chuyến đối số năm 2024", "Phê duyệt Kế hoạch chuyển đổi số năm 2024"),
+    ("hoạt động của Tố công nghệ số cộng đồng", "hoạt động của Tổ công nghệ số cộng đồng"),
+    ("tài liệu kiếm chứng", "tài liệu kiểm chứng"),
+    ("phát huy truyền thống", "phát huy truyền thống"),     # not "truyền thông"
 ])
 def test_header_phrases_get_back_the_marks_ocr_lost(ocr, printed):
     assert _snapped(ocr) == printed
