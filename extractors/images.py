@@ -122,7 +122,7 @@ def _read_frame(frame: Image.Image, number: int) -> Page:
         size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
         gray = gray.resize(size, Image.Resampling.LANCZOS)
     try:
-        lines = ocr_image(gray, px_per_pt=gray.width / width_pt)
+        lines = ocr_image(gray, px_per_pt=gray.width / width_pt, stamps=number == 1)
         error = None
     except OcrUnavailableError:
         raise

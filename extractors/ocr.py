@@ -26,6 +26,7 @@ from PIL import Image
 from kiemchung.extractors.lexicon import snap_line
 from kiemchung.extractors.limits import OCR_PIXELS, render_dpi
 from kiemchung.extractors.regions import SignerArea
+from kiemchung.extractors.seal import stamp_frames
 from kiemchung.models.document import BBox, Line, Page, TextSource, Word, nfc
 from kiemchung.models.errors import OcrUnavailableError
 from kiemchung.models.timing import stage
@@ -88,6 +89,7 @@ class Rendered:
     px_per_pt: float = 1.0
     origin: tuple[float, float] = (0.0, 0.0)
     block: bool = False             # a signer area: one block of text
+    stamps: bool = False            # the top of page 1, where registry stamps are put
 
 
 def render_for_ocr(page: pymupdf.Page, dpi: int = 300, clip: BBox | None = None) -> Rendered:
@@ -104,7 +106,7 @@ def render_for_ocr(page: pymupdf.Page, dpi: int = 300, clip: BBox | None = None)
         pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, clip=area, alpha=False)
         image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
     return Rendered(image, pix.width / area.width, (area.x0, area.y0),
-                    isinstance(clip, SignerArea))
+                    isinstance(clip, SignerArea), page.number == 0 and area.y0 <= rect.y0 + 1)
 
 
 def read_rendered(rendered: Rendered) -> tuple[Line, ...]:
@@ -112,7 +114,7 @@ def read_rendered(rendered: Rendered) -> tuple[Line, ...]:
     if rendered.image is None:
         return ()
     return ocr_image(rendered.image, px_per_pt=rendered.px_per_pt, origin=rendered.origin,
-                     block=rendered.block)
+                     block=rendered.block, stamps=rendered.stamps)
 
 
 def ocr_page(page: pymupdf.Page, number: int, dpi: int = 300, clip: BBox | None = None,
@@ -193,10 +195,13 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, float] = (0.0, 0.0),
-              deskew: bool = True, block: bool = False) -> tuple[Line, ...]:
+              deskew: bool = True, block: bool = False, stamps: bool = False
+              ) -> tuple[Line, ...]:
     """OCR an image (colour goes through `ink_gray`, then `binarise`); boxes come back in
     points: pixel / px_per_pt + origin. `block`: read it as one block of text (psm 6), not
-    through Tesseract's page layout analysis."""
+    through Tesseract's page layout analysis. `stamps`: words inside a registry stamp's frame
+    (extractors/seal.py) come as lines of their own, marked `Line.coloured` as a stamp in
+    colour is: in grey, the frame is what tells them from the print."""
     check_tesseract()
     with stage("ocr"):
         image = binarise(ink_gray(image), px_per_pt * 72.0)
@@ -206,10 +211,11 @@ def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, floa
             straight = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True,
                                     fillcolor=255)
         data = tesseract_data(straight, BLOCK_CONFIG if block else CONFIG)
+        frames = stamp_frames(np.asarray(straight) < 128, px_per_pt) if stamps else []
     to_page = _PixelToPage(image.size, straight.size, angle, px_per_pt, origin)
     width = image.width / px_per_pt
     middle = (origin[0] + _MIDDLE[0] * width, origin[0] + _MIDDLE[1] * width)
-    return _lines_from_data(data, to_page, middle, trim=block)
+    return _lines_from_data(data, to_page, middle, trim=block, frames=frames)
 
 
 def binarise(gray: Image.Image, px_per_inch: float) -> Image.Image:
@@ -339,9 +345,11 @@ def tesseract_data(image: Image.Image, config: str = CONFIG, lang: str = LANG) -
 
 
 def _lines_from_data(data: dict, to_page: _PixelToPage,
-                     middle: tuple[float, float] = (0.0, 0.0), trim: bool = False
+                     middle: tuple[float, float] = (0.0, 0.0), trim: bool = False,
+                     frames: list[tuple[int, int, int, int]] | None = None
                      ) -> tuple[Line, ...]:
     grouped: dict[tuple[int, int, int], list[Word]] = {}
+    in_frame: set[int] = set()          # ids of the words a stamp's frame holds
     for i, text in enumerate(data["text"]):
         text = nfc(text or "").strip()
         if data["level"][i] != 5 or not text:
@@ -351,7 +359,12 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
             confidence = min(confidence, _GARBLED_CONFIDENCE)
         box = to_page.box(data["left"][i], data["top"][i], data["width"][i], data["height"][i])
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-        grouped.setdefault(key, []).append(Word(text=text, bbox=box, confidence=confidence))
+        word = Word(text=text, bbox=box, confidence=confidence)
+        x = data["left"][i] + data["width"][i] / 2
+        y = data["top"][i] + data["height"][i] / 2
+        if any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in frames or ()):
+            in_frame.add(id(word))
+        grouped.setdefault(key, []).append(word)
     lines: list[Line] = []
     for key, words in grouped.items():
         words = _without_specks(words)
@@ -359,8 +372,13 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
             continue
         for part in _split_columns(words, middle):
             part = _trimmed(part) if trim else part
-            if part:    # with the marks Tesseract lost on known words given back
-                lines.append(snap_line(Line(words=part, block=key[0])))
+            stamp = tuple(w for w in part if id(w) in in_frame)
+            printed = tuple(w for w in part if id(w) not in in_frame)
+            # With the marks Tesseract lost on known words given back.
+            if printed:
+                lines.append(snap_line(Line(words=printed, block=key[0])))
+            if stamp:
+                lines.append(snap_line(Line(words=stamp, block=key[0], coloured=True)))
     return tuple(lines)
 
 

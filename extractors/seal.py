@@ -15,6 +15,10 @@ with plain numpy on a page rendered at a low resolution (~100 dpi: enough for ma
   any printed glyph, are sparse (strokes, not a picture) and are not ruled lines of a table.
 
 Boxes are PDF points, origin top-left: pixels × 72 / dpi.
+
+The incoming-registry stamp's frame (`stamp_frames`) is found on the black-and-white image OCR
+reads: a scan in grey has no colour to tell the stamp from the print, but its rectangle stands
+out — thin sides that run unbroken, unlike the edge of any block of text.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ RULED_MAX_SHARE = 0.4       # share of ink on long straight rows/columns: a tabl
 SIGNER_AREA_LEFT = 0.40     # the signer block is on the right: component centre x ≥ 40 % of width
 SIGNER_AREA_TOP = 0.06      # skip the top margin
 MERGE_GAP_MM = 10.0         # pieces of one signature closer than this are one mark
+
+
+# The registry stamp's frame (points): ~40–90 mm wide, 10–45 mm tall; its top and bottom
+# sides run across most of its width, one upright side at least all its height (the other may
+# be lost at the page's edge or under the text beside it).
+FRAME_WIDTH_PT, FRAME_HEIGHT_PT = (60.0, 270.0), (22.0, 130.0)
+FRAME_ACROSS, FRAME_UPRIGHT = 0.85, 0.9
+FRAME_CELL = 2              # pixels pooled: a hairline side stays whole, text lines stay apart
 
 
 @dataclass(frozen=True)
@@ -440,3 +452,26 @@ def _ruled_share(ink: np.ndarray) -> float:
     full_cols = ink.mean(axis=0) >= 0.6
     on_rules = ink[full_rows, :].sum() + ink[:, full_cols].sum()
     return float(on_rules / total)
+
+
+def stamp_frames(ink: np.ndarray, px_per_pt: float) -> list[tuple[int, int, int, int]]:
+    """The rectangles (pixel boxes x0, y0, x1, y1 of `ink`, a boolean image) framed like a
+    registry stamp: of a stamp's size, their sides drawn (FRAME_ACROSS, FRAME_UPRIGHT)."""
+    cell = FRAME_CELL
+    h, w = ink.shape[0] // cell, ink.shape[1] // cell
+    pooled = ink[: h * cell, : w * cell].reshape(h, cell, w, cell).any(axis=(1, 3))
+    pt = cell / px_per_pt
+    frames = []
+    for c in _components(pooled):
+        if not (FRAME_WIDTH_PT[0] <= c.width * pt <= FRAME_WIDTH_PT[1]
+                and FRAME_HEIGHT_PT[0] <= c.height * pt <= FRAME_HEIGHT_PT[1]):
+            continue
+        box = pooled[c.y0:c.y1, c.x0:c.x1]
+        side = max(2, round(min(box.shape) * 0.2))   # a slightly turned stamp's side
+        across = min(box[:side].any(axis=0).mean(), box[-side:].any(axis=0).mean())
+        rows = box[side:-side]        # between the top and bottom sides, which a turn tilts
+        upright = max(rows[:, :side].any(axis=1).mean(), rows[:, -side:].any(axis=1).mean()) \
+            if len(rows) else 0.0
+        if across >= FRAME_ACROSS and upright >= FRAME_UPRIGHT:
+            frames.append((c.x0 * cell, c.y0 * cell, c.x1 * cell, c.y1 * cell))
+    return frames

@@ -59,8 +59,8 @@ class Word:
 class Line:
     words: tuple[Word, ...]
     block: int = 0
-    # Printed in colour (red, blue) on a page of black text: incoming-registry stamps and
-    # signing tools' notes, never the document's own fields.
+    # Printed in colour (red, blue) on a page of black text, or OCR'd inside a registry stamp's
+    # frame: incoming-registry stamps and signing tools' notes, never the document's own fields.
     coloured: bool = False
 
     @property

@@ -20,7 +20,8 @@ Variants with the patterns of real files (issue 10), made from a spec with `real
   them with the seal pasted as an opaque image over the first letters of the signer's name;
 - `gazette`: 100–150 dpi like scan150, the seal pressed over the text, an incoming stamp and
   the gazette centre's `Ký bởi … Thời gian ký` stamp at the top right; half of them with the
-  number's digits and the day written by hand into the printed blanks;
+  number's digits and the day written by hand into the printed blanks. Half the incoming stamps
+  of scans are grey, as on a copy scanned in grey;
 - `photo`: a phone capture: perspective, uneven light, a 545×792 pt page.
 The truth says what a person reads on the page: `number` with the stamped digits, `issue_date`
 from the date line with the stamped day, `subject` as printed (a Công văn's with "V/v "),
@@ -36,6 +37,7 @@ Next to every file stands `<name>.truth.json`; `manifest.json` lists them all.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -55,6 +57,7 @@ VARIANTS = ("digital", "tcvn3", "scan300", "scan200", "jpg", "png", "tiff",
             "eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
 DEFAULT_VARIANTS = ("digital", "scan300", "scan200")
 # Variants drawn from a `real_patterns` spec; born-digital ones keep a text layer to read.
+GREY_STAMP = (45, 45, 45)       # an incoming stamp's ink on a copy scanned in grey
 REAL_VARIANTS = ("eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
 TEXT_VARIANTS = ("digital", "tcvn3", "eoffice", "shuffled", "tcvn3caps")
 
@@ -194,6 +197,9 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
     dpi = {"scan150": 150, "gazette": rng.choice([100, 120, 150]), "photo": 150}[variant]
     incoming = _incoming(rng, spec) if variant == "gazette" or (
         variant == "scan150" and rng.random() < 0.5) else None
+    if incoming is not None and random.Random(f"{seed}:greystamp").random() < 0.5:
+        # A copy scanned in grey: only its frame tells the stamp from the print.
+        incoming = dataclasses.replace(incoming, colour=GREY_STAMP)
     gazette_text = _gazette_text(rng, spec) if variant == "gazette" else None
     # Half the scan150 ones carry the seal as a pasted image, over the start of the name.
     over_name = variant == "scan150" and random.Random(f"{seed}:sealname").random() < 0.5

@@ -31,8 +31,9 @@ from kiemchung.extractors.seal import find_marks
 from kiemchung.models.document import BBox, TextSource, Word, nfc
 from kiemchung.models.fields import DocType
 from samples.content import make_spec
-from samples.render import font_file, render_pdf_with_layout, with_pages
-from samples.scan import scan_pages, to_image_pdf
+from samples.corpus import GREY_STAMP
+from samples.render import IncomingStamp, font_file, render_pdf_with_layout, with_pages
+from samples.scan import image_pdf_with_quality, real_scan_pages, scan_pages, to_image_pdf
 from tests.helpers import SHARED, absent
 
 FILES = SHARED / "realdocs" / "files"
@@ -263,3 +264,19 @@ def test_the_programmes_words_read_with_their_marks_on_a_200_dpi_scan():
                                "kế hoạch (scan 200 dpi).pdf")
     assert inspection.fields.subject.value == spec.subject
     assert find_phrase(inspection, "chuyển đổi số").score == 100
+
+
+def test_a_registry_stamp_scanned_in_grey_is_told_from_the_print_by_its_frame():
+    # No colour tells it: Tesseract reads its lines with the title's and the subject's.
+    spec = make_spec(random.Random(8), DocType.QUYET_DINH)
+    pdf, layout = render_pdf_with_layout(spec)
+    stamp = IncomingStamp(number=9639, date=spec.issue_date, agency="SỞ NỘI VỤ",
+                          colour=GREY_STAMP, where="title")
+    images = real_scan_pages(pdf, layout, kind="scan150", dpi=200, seed=8, incoming=stamp)
+    inspection = inspect_bytes(image_pdf_with_quality(images, 200), "quyết định (xám).pdf")
+    lines = inspection.text.pages[0].lines
+    assert any(line.coloured and "9639" in line.text for line in lines)
+    assert not any("9639" in line.text for line in lines if not line.coloured)
+    subject = inspection.fields.value("subject")
+    assert "ĐẾN" not in subject and "9639" not in subject
+    assert fuzz.ratio(subject, spec.subject) >= 90

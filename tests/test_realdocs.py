@@ -154,6 +154,17 @@ def test_the_programmes_words_get_their_marks_back_on_a_real_scan():
     assert ocr_read("08").text.pages[0].text.count("chuyển đổi số") >= 2
 
 
+def test_a_registry_stamp_in_black_beside_the_subject_is_no_part_of_it():
+    # 22, scanned in grey: "CỔNG THÔNG TIN ĐIỆN TỬ CHÍNH PHỦ / ĐẾN Số … Ngày …" framed left of
+    # the subject, its first line on the subject's baseline; 01's framed over the body.
+    subject = ocr_fields("22").value("subject")
+    assert subject.startswith("Quy định") and "THÔNG TIN" not in subject
+    assert any(line.coloured and "THÔNG TIN" in line.text
+               for line in ocr_read("22").text.pages[0].lines)
+    assert any(line.coloured and "ĐẾN" in line.text
+               for line in ocr_read("01").text.pages[0].lines)
+
+
 def test_a_real_ministry_scan_reads_its_header_and_signer():
     want = label("21")
     fields = ocr_fields("21")

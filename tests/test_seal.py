@@ -12,7 +12,13 @@ import pymupdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from kiemchung.extractors.seal import find_marks, find_marks_images, find_marks_pdf, find_marks_rgb
+from kiemchung.extractors.seal import (
+    find_marks,
+    find_marks_images,
+    find_marks_pdf,
+    find_marks_rgb,
+    stamp_frames,
+)
 from kiemchung.models.document import BBox
 from kiemchung.models.marks import AuthenticityMarks, HandwritingMark, SealMark
 from samples.content import make_spec
@@ -227,3 +233,37 @@ def test_marks_model_derives_has_seal_and_serialises():
     js = marks.to_json()
     assert js["has_seal"] is True and js["seals"][0]["bbox"] == [300.0, 600.0, 413.4, 713.4]
     assert js["handwriting"][0]["page"] == 2
+
+
+# --- registry stamps' frames, on the black-and-white image OCR reads (300 dpi) -------------
+
+def _ink(draw_on) -> np.ndarray:
+    image = Image.new("L", (1200, 900), 255)
+    draw_on(image, ImageDraw.Draw(image), ImageFont.truetype(font_file("B"), 36))
+    return np.asarray(image) < 128
+
+
+def test_a_registry_stamps_frame_is_found_turned_and_with_text_inside():
+    def stamp(image, _draw, font):
+        frame = Image.new("L", (560, 230), 255)
+        inner = ImageDraw.Draw(frame)
+        inner.rectangle((2, 2, 557, 227), outline=0, width=5)
+        for i, line in enumerate(["SỞ NỘI VỤ", "ĐẾN  Số: 9639", "Ngày: 19/05/2025"]):
+            inner.text((24, 18 + 68 * i), line, font=font, fill=0)
+        image.paste(frame.rotate(3, expand=True, fillcolor=255), (300, 200))
+    frames = stamp_frames(_ink(stamp), 300 / 72)
+    assert len(frames) == 1
+    x0, y0, x1, y1 = frames[0]
+    assert 290 <= x0 <= 320 and 190 <= y0 <= 220 and 850 <= x1 <= 890 and 440 <= y1 <= 480
+
+
+def test_a_frame_cut_by_the_page_edge_is_a_frame_and_a_paragraph_is_none():
+    def cut(_image, draw, font):      # its left side beyond the page
+        draw.rectangle((-10, 300, 500, 520), outline=0, width=5)
+        draw.text((20, 380), "ĐẾN Số: 2770", font=font, fill=0)
+    assert len(stamp_frames(_ink(cut), 300 / 72)) == 1
+
+    def paragraph(_image, draw, font):   # lines of text, the size of a stamp, without a frame
+        for i in range(4):
+            draw.text((200, 200 + 48 * i), "Căn cứ Luật Tổ chức chính quyền", font=font, fill=0)
+    assert stamp_frames(_ink(paragraph), 300 / 72) == []
