@@ -71,6 +71,7 @@ MERGE_GAP_MM = 10.0         # pieces of one signature closer than this are one m
 FRAME_WIDTH_PT, FRAME_HEIGHT_PT = (60.0, 270.0), (22.0, 130.0)
 FRAME_ACROSS, FRAME_UPRIGHT = 0.85, 0.9
 FRAME_CELL = 2              # pixels pooled: a hairline side stays whole, text lines stay apart
+FRAME_TOP_PT = 400.0        # stamps are put on the header and the title: the page's top half
 
 
 @dataclass(frozen=True)
@@ -455,9 +456,11 @@ def _ruled_share(ink: np.ndarray) -> float:
 
 
 def stamp_frames(ink: np.ndarray, px_per_pt: float) -> list[tuple[int, int, int, int]]:
-    """The rectangles (pixel boxes x0, y0, x1, y1 of `ink`, a boolean image) framed like a
-    registry stamp: of a stamp's size, their sides drawn (FRAME_ACROSS, FRAME_UPRIGHT)."""
+    """The rectangles (pixel boxes x0, y0, x1, y1 of `ink`, a boolean image of the top of page
+    1) framed like a registry stamp: of a stamp's size, their sides drawn (FRAME_ACROSS,
+    FRAME_UPRIGHT), within FRAME_TOP_PT of the top."""
     cell = FRAME_CELL
+    ink = ink[: round(FRAME_TOP_PT * px_per_pt)]
     h, w = ink.shape[0] // cell, ink.shape[1] // cell
     pooled = ink[: h * cell, : w * cell].reshape(h, cell, w, cell).any(axis=(1, 3))
     pt = cell / px_per_pt
