@@ -294,7 +294,9 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
     areas = None if fields_only is None else \
         field_areas(number, doc.page_count, page.rect.width, page.rect.height, fields_only)
     width, height = page.rect.width, page.rect.height
-    rest = None if before is None or areas is None else unread_bands(areas, width, height)
+    # A page read in part before: its areas, kept, and the bands left, read now.
+    rest = None if before is None or areas is None else \
+        (before, areas, unread_bands(areas, width, height))
 
     def ocr_failed(exc: Exception) -> Page:
         error = str(exc) if isinstance(exc, TooLargeToRender) \
@@ -302,7 +304,7 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         return Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=(), text_layer_verdict=decision.verdict, error=error)
 
-    regions = list(rest) if rest is not None else [None] if areas is None else list(areas)
+    regions = list(rest[2]) if rest is not None else [None] if areas is None else list(areas)
     try:
         rendered = [render_for_ocr(page, ocr_dpi, region) for region in regions]
     except OcrUnavailableError:
@@ -320,8 +322,9 @@ def _read_pdf_page(doc: pymupdf.Document, index: int, ocr_dpi: int,
         except Exception as exc:  # noqa: BLE001 - Tesseract failed on this page only
             return ocr_failed(exc)
         if rest is not None:
-            return dataclasses.replace(before, lines=_with_rest(before.lines, areas, rest, parts),
-                                       partial=False)
+            kept, read_areas, bands = rest
+            return dataclasses.replace(kept, partial=False,
+                                       lines=_with_rest(kept.lines, read_areas, bands, parts))
         read = Page(number=number, width=width, height=height, source=TextSource.OCR,
                     lines=tuple(line for part in parts for line in part),
                     text_layer_verdict=decision.verdict, partial=areas is not None)

@@ -462,7 +462,7 @@ def stamp_frames(ink: np.ndarray, px_per_pt: float) -> list[tuple[int, int, int,
     cell = FRAME_CELL
     ink = ink[: round(FRAME_TOP_PT * px_per_pt)]
     h, w = ink.shape[0] // cell, ink.shape[1] // cell
-    pooled = ink[: h * cell, : w * cell].reshape(h, cell, w, cell).any(axis=(1, 3))
+    pooled = np.asarray(ink[: h * cell, : w * cell].reshape(h, cell, w, cell).any(axis=(1, 3)))
     pt = cell / px_per_pt
     frames = []
     for c in _components(pooled):
