@@ -66,7 +66,7 @@ MERGE_GAP_MM = 10.0         # pieces of one signature closer than this are one m
 
 
 # The registry stamp's frame (points): ~40–90 mm wide, 10–45 mm tall; its top and bottom
-# sides run across most of its width, one upright side at least all its height (the other may
+# sides run across most of its width, one upright side nearly all its height (the other may
 # be lost at the page's edge or under the text beside it).
 FRAME_WIDTH_PT, FRAME_HEIGHT_PT = (60.0, 270.0), (22.0, 130.0)
 FRAME_ACROSS, FRAME_UPRIGHT = 0.85, 0.9

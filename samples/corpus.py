@@ -56,8 +56,8 @@ from samples.spec import DocumentSpec
 VARIANTS = ("digital", "tcvn3", "scan300", "scan200", "jpg", "png", "tiff",
             "eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
 DEFAULT_VARIANTS = ("digital", "scan300", "scan200")
-# Variants drawn from a `real_patterns` spec; born-digital ones keep a text layer to read.
 GREY_STAMP = (45, 45, 45)       # an incoming stamp's ink on a copy scanned in grey
+# Variants drawn from a `real_patterns` spec; born-digital ones keep a text layer to read.
 REAL_VARIANTS = ("eoffice", "shuffled", "tcvn3caps", "ocrlayer", "scan150", "gazette", "photo")
 TEXT_VARIANTS = ("digital", "tcvn3", "eoffice", "shuffled", "tcvn3caps")
 
