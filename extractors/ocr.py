@@ -213,9 +213,10 @@ def ocr_image(image: Image.Image, *, px_per_pt: float, origin: tuple[float, floa
         data = tesseract_data(straight, BLOCK_CONFIG if block else CONFIG)
         frames = stamp_frames(np.asarray(straight) < 128, px_per_pt) if stamps else []
     to_page = _PixelToPage(image.size, straight.size, angle, px_per_pt, origin)
+    frame_boxes = [to_page.box(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in frames]
     width = image.width / px_per_pt
     middle = (origin[0] + _MIDDLE[0] * width, origin[0] + _MIDDLE[1] * width)
-    return _lines_from_data(data, to_page, middle, trim=block, frames=frames)
+    return _lines_from_data(data, to_page, middle, trim=block, frames=frame_boxes)
 
 
 def binarise(gray: Image.Image, px_per_inch: float) -> Image.Image:
@@ -346,10 +347,10 @@ def tesseract_data(image: Image.Image, config: str = CONFIG, lang: str = LANG) -
 
 def _lines_from_data(data: dict, to_page: _PixelToPage,
                      middle: tuple[float, float] = (0.0, 0.0), trim: bool = False,
-                     frames: list[tuple[int, int, int, int]] | None = None
-                     ) -> tuple[Line, ...]:
+                     frames: list[BBox] | None = None) -> tuple[Line, ...]:
+    """Tesseract's words as lines, in points; the words inside a registry stamp's `frames`
+    (points) as lines of their own, marked `coloured`."""
     grouped: dict[tuple[int, int, int], list[Word]] = {}
-    in_frame: set[int] = set()          # ids of the words a stamp's frame holds
     for i, text in enumerate(data["text"]):
         text = nfc(text or "").strip()
         if data["level"][i] != 5 or not text:
@@ -359,12 +360,7 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
             confidence = min(confidence, _GARBLED_CONFIDENCE)
         box = to_page.box(data["left"][i], data["top"][i], data["width"][i], data["height"][i])
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-        word = Word(text=text, bbox=box, confidence=confidence)
-        x = data["left"][i] + data["width"][i] / 2
-        y = data["top"][i] + data["height"][i] / 2
-        if any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in frames or ()):
-            in_frame.add(id(word))
-        grouped.setdefault(key, []).append(word)
+        grouped.setdefault(key, []).append(Word(text=text, bbox=box, confidence=confidence))
     lines: list[Line] = []
     for key, words in grouped.items():
         words = _without_specks(words)
@@ -372,8 +368,9 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
             continue
         for part in _split_columns(words, middle):
             part = _trimmed(part) if trim else part
-            stamp = tuple(w for w in part if id(w) in in_frame)
-            printed = tuple(w for w in part if id(w) not in in_frame)
+            framed = [any(f.contains_centre(w.bbox) for f in frames or ()) for w in part]
+            stamp = tuple(w for w, inside in zip(part, framed, strict=True) if inside)
+            printed = tuple(w for w, inside in zip(part, framed, strict=True) if not inside)
             # With the marks Tesseract lost on known words given back.
             if printed:
                 lines.append(snap_line(Line(words=printed, block=key[0])))

@@ -71,8 +71,8 @@ def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
     `fields_only` (the file's seals and handwriting), scanned PDF pages are OCR'd only where
     the fields stand (extractors/regions.py); else every page is read whole. `pdf`: these
     bytes already opened (`open_pdf`), so that they are parsed once. `read_before`: these
-    bytes read with `fields_only`, to be read whole now: what was read is kept and only the
-    rest of the pages read in part is OCR'd."""
+    same bytes read with `fields_only` (the caller checks they are), to be read whole now:
+    what was read is kept and only the rest of the pages read in part is OCR'd."""
     shown = display_name(name)
     if not data:
         raise InputFileError(f"{shown}: the file is empty (0 bytes)")
@@ -82,7 +82,7 @@ def read_document_bytes(data: bytes, name: str, *, ocr_dpi: int = 300,
         with quiet_mupdf(), contextlib.ExitStack() as opened:
             doc = pdf if pdf is not None else opened.enter_context(open_pdf(data, name))
             before = read_before.pages if read_before is not None and fields_only is not None \
-                and read_before.sha256 == digest else None
+                else None
             pages, errors = _read_pdf_pages(doc, data, shown, ocr_dpi, fields_only, before)
         return DocumentText(path=name, sha256=digest, pages=pages, kind="pdf", errors=errors)
     if kind == "image":
@@ -345,8 +345,8 @@ def _with_rest(read: tuple[Line, ...], areas: tuple[BBox, ...], bands: tuple[BBo
     def middle(line: Line) -> float:
         return (line.bbox.y0 + line.bbox.y1) / 2
 
-    def distance(y: float, box: BBox) -> float:
-        return max(box.y0 - y, 0.0, y - box.y1)
+    def distance(y: float, top: float, bottom: float) -> float:
+        return max(top - y, 0.0, y - bottom)
 
     def cut(line: Line, area: BBox) -> bool:      # by an edge a band reads across
         top = any(band.y0 < area.y0 < band.y1 for band in bands)
@@ -355,15 +355,16 @@ def _with_rest(read: tuple[Line, ...], areas: tuple[BBox, ...], bands: tuple[BBo
 
     kept: list[list[Line]] = [[] for _area in areas]
     for line in read:       # to the nearest area: deskewing may move a box a little out
-        nearest = min(range(len(areas)), key=lambda i: distance(middle(line), areas[i]))
+        nearest = min(range(len(areas)),
+                      key=lambda i: distance(middle(line), areas[i].y0, areas[i].y1))
         if not cut(line, areas[nearest]):
             kept[nearest].append(line)
-    spans = [BBox(0.0, min(line.bbox.y0 for line in lines), 1.0,
-                  max(line.bbox.y1 for line in lines)) for lines in kept if lines]
+    spans = [(min(line.bbox.y0 for line in lines), max(line.bbox.y1 for line in lines))
+             for lines in kept if lines]
     pieces = [(area.y0, lines) for area, lines in zip(areas, kept, strict=True)]
     for band, part in zip(bands, parts, strict=True):
         pieces.append((band.y0, [line for line in part
-                                 if all(distance(middle(line), span) > 0 for span in spans)]))
+                                 if all(distance(middle(line), *span) > 0 for span in spans)]))
     return tuple(line for _top, lines in sorted(pieces, key=lambda p: p[0]) for line in lines)
 
 
