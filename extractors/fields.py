@@ -318,7 +318,7 @@ def extract_fields(document: DocumentText) -> DocumentFields:
     doc_type, type_name, subject = _type_and_subject(first, type_found, left_below, number_line,
                                                      number)
     signer_page, signer = _signer(document)
-    recipients = _recipients(signer_page) if signer_page else None
+    recipients = _recipients(signer_page, signer) if signer_page else None
     copy_mark = _copy_mark(document)
     appendix_file = _appendix_heading(first) if motto is None else None
     if number and doc_type and first.source == TextSource.OCR:
@@ -619,7 +619,7 @@ def _signer_page(document: DocumentText) -> tuple[Page, Line | None]:
 def _signer(document: DocumentText):
     page, noi_nhan = _signer_page(document)
     page = _prepared(page)
-    top = (noi_nhan.bbox.y0 - 40) if noi_nhan else page.height * 0.45
+    top = _block_top(page, noi_nhan)
     block = [ln for ln in _sorted_lines(page)
              if ln.bbox.x0 >= page.width * 0.42 and ln.bbox.y0 >= top and not _is_stamp(ln)
              and _trimmed(ln.text)]
@@ -674,6 +674,36 @@ def _signer(document: DocumentText):
     return page, located.field(signer, span=(start, start + len(name_line.text)), score=score)
 
 
+BLOCK_TOP = 0.45    # of the page's height: without "Nơi nhận:", the signer block stands below
+HEADER_END = 0.2    # of page 1's height: no signer block stands in the header above
+
+
+def _block_top(page: Page, noi_nhan: Line | None) -> float:
+    """Where the signer block begins: a little above "Nơi nhận:", which stands beside its
+    first line. Without it (OCR lost it under a stroke), below BLOCK_TOP of the page, or
+    higher at a prefix or a title standing alone in the right column (`TM. ỦY BAN NHÂN
+    DÂN`, `GIÁM ĐỐC`): a short last page, or a block that runs onto a page of its own,
+    puts it there."""
+    if noi_nhan is not None:
+        return noi_nhan.bbox.y0 - 40
+    top = page.height * BLOCK_TOP
+    below_header = page.height * HEADER_END if page.number == 1 else 0.0
+    heads = [ln.bbox.y0 for ln in page.lines
+             if ln.bbox.x0 >= page.width * 0.42 and below_header <= ln.bbox.y0 < top
+             and (_authority_prefix(ln.text) or _is_title(ln.text))]
+    return min(heads, default=top)
+
+
+def _is_title(text: str) -> bool:
+    """`text` is a known title and nothing more (OCR's slips aside)."""
+    return any(fuzz.ratio(_letters(title), _letters(text)) >= 88 for title in KNOWN_TITLES)
+
+
+def _letters(text: str) -> str:
+    """Its letters without marks: OCR splits and specks a title ("P L2 HÓ GIÁM ĐỐC")."""
+    return re.sub(r"[^a-z]", "", unmarked(text))
+
+
 def _person_name(text: str) -> tuple[str | None, str | None]:
     """(rank, name) when `text` is a printed person's name, a rank possibly before it."""
     text = _trimmed(text)
@@ -713,11 +743,8 @@ def _name_like(text: str) -> bool:
 def _known_title(text: str) -> tuple[str, float]:
     """The known title the OCR'd line holds, the longest one first, and how sure; else the text
     as read."""
-    def letters(value: str) -> str:       # OCR splits and specks a title ("P L2 HÓ GIÁM ĐỐC")
-        return re.sub(r"[^a-z]", "", unmarked(value))
-
     scored = [(max(fuzz.partial_ratio(title, text.upper()),
-                   fuzz.ratio(letters(title), letters(text))), len(title), title)
+                   fuzz.ratio(_letters(title), _letters(text))), len(title), title)
               for title in KNOWN_TITLES if len(text) >= len(title) - 1]
     known = [item for item in scored if item[0] >= 88]
     if known:
@@ -766,20 +793,27 @@ def _left_half(line: Line, page: Page) -> Line:
     return line if len(words) == len(line.words) else dataclasses.replace(line, words=words)
 
 
-def _recipients(page: Page) -> Field[tuple[str, ...]] | None:
+def _recipients(page: Page, signer: Field[Signer] | None) -> Field[tuple[str, ...]] | None:
     lines = _sorted_lines(page)
-    for index, line in enumerate(lines):
-        if _is_noi_nhan(line, page):
-            # The list's items open with a dash at the left; OCR may join a speck of the
-            # signature or a word of the signer block on the right to one: those are cut.
-            items = [_left_half(ln, page) for ln in lines[index + 1:]
-                     if ln.bbox.x0 <= page.width * 0.3
-                     and ln.text.lstrip().startswith(("-", "+", "–"))]
-            if not items:
-                return None
-            values = tuple(_trimmed(ln.text.lstrip(" -+–")) for ln in items)
-            if page.source == TextSource.OCR:
-                # "(b/c)" (báo cáo: for report) is the one abbreviation OCR keeps mangling.
-                values = tuple(re.sub(r"\(b/[^)]{0,2}\)", "(b/c)", v) for v in values)
-            return _Located(page, (line, *items)).field(values)
-    return None
+    label = next((i for i, ln in enumerate(lines) if _is_noi_nhan(ln, page)), None)
+    if label is not None:
+        heading, below = [lines[label]], lines[label + 1:]
+    elif signer is not None and signer.provenance.bbox is not None:
+        # "Nơi nhận:" unread: the list stands beside the signer block, from its first line
+        # down, in a narrow column (a body's dashed lines run wider).
+        top = signer.provenance.bbox.y0 - 2
+        heading, below = [], [ln for ln in lines
+                              if ln.bbox.y0 >= top and ln.bbox.x1 <= page.width * 0.5]
+    else:
+        return None
+    # The list's items open with a dash at the left; OCR may join a speck of the signature
+    # or a word of the signer block on the right to one: those are cut.
+    items = [_left_half(ln, page) for ln in below
+             if ln.bbox.x0 <= page.width * 0.3 and ln.text.lstrip().startswith(("-", "+", "–"))]
+    if not items:
+        return None
+    values = tuple(_trimmed(ln.text.lstrip(" -+–")) for ln in items)
+    if page.source == TextSource.OCR:
+        # "(b/c)" (báo cáo: for report) is the one abbreviation OCR keeps mangling.
+        values = tuple(re.sub(r"\(b/[^)]{0,2}\)", "(b/c)", v) for v in values)
+    return _Located(page, (*heading, *items)).field(values)

@@ -37,6 +37,9 @@ WRITTEN_CONFIDENCE = 0.5   # at most, for digits read in a blank: often wrong (s
 # 1 (though on ../shared/realdocs it read a handwritten "51" as "9" at 0.6).
 DOUBTFUL = 0.3
 MIN_VOTES = 3              # of the renderings, that must agree on the value
+# Digits this much taller than the line's print were written by hand, however sure Tesseract
+# is of them (it read a written "02" as "3" at 0.8, a "51" as "9" at 0.6).
+WRITTEN_HEIGHT = 1.25
 DPI = 400
 _SIZES = (1.0, 0.75, 0.5, 0.35)   # handwriting is larger than print: smaller copies read better
 _THRESHOLDS = (None, 140, 180)    # None: gray, stretched to the paper's white
@@ -70,10 +73,15 @@ def with_written_digits(page: Page, crop: Crop) -> Page:
                 read = _read_blank(image, is_day=width == 2) if image is not None else None
             except Exception:   # noqa: BLE001 — a second look never costs the page its reading
                 read = None
-            if blank is None or box is None or read is None:
+            if blank is None:
                 continue
-            line = _replaced(line, blank[0], blank[1], Word(read[0], box, read[1]))
-            lines[index] = line
+            if box is not None and read is not None:
+                changed = _replaced(line, blank[0], blank[1], Word(read[0], box, read[1]))
+            else:   # unread again: what OCR made of the blank stays, no surer than a re-read
+                changed = _capped(line, *blank)
+            if changed == line:
+                continue
+            line = lines[index] = changed
             if partner is not None:
                 dropped.add(partner)
     if lines == list(page.lines):
@@ -125,11 +133,27 @@ def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int,
     # marks after the digits (`Số: 1.::/GM`) say OCR lost some of them.
     digits = match.group("blank").lstrip(" .,;:").rstrip().translate(DIGIT_SLIPS)
     if re.fullmatch(rf"\d{{1,{width}}}", digits) and (width != 2 or 1 <= int(digits) <= 31):
-        words = [w for w, (a, b) in zip(line.words, _word_spans(line), strict=True)
-                 if a < end and b > start]
-        if min((w.confidence for w in words), default=1.0) >= DOUBTFUL:
+        words = _words_in(line, start, end)
+        if min((w.confidence for w in words), default=1.0) >= DOUBTFUL \
+                and not _taller_than_print(line, words):
             return None
     return start, end
+
+
+def _words_in(line: Line, start: int, end: int) -> list[Word]:
+    return [w for w, (a, b) in zip(line.words, _word_spans(line), strict=True)
+            if a < end and b > start]
+
+
+def _taller_than_print(line: Line, words: list[Word]) -> bool:
+    """Whether `words` stand WRITTEN_HEIGHT taller than the print of their line: its printed
+    digits (the month and the year of a date line) or else its other words."""
+    others = [w for w in line.words if w not in words]
+    printed = [w for w in others if w.text.strip(".,;:").isdigit()] or others
+    if not words or not printed:
+        return False
+    heights = sorted(w.bbox.y1 - w.bbox.y0 for w in printed)
+    return max(w.bbox.y1 - w.bbox.y0 for w in words) > WRITTEN_HEIGHT * heights[len(heights) // 2]
 
 
 def _after_marks(text: str, start: int) -> int:
@@ -276,6 +300,14 @@ def _replaced(line: Line, start: int, end: int, digits: Word) -> Line:
     if not placed:
         words.append(digits)
     return dataclasses.replace(line, words=tuple(w for w in words if w.text.strip()))
+
+
+def _capped(line: Line, start: int, end: int) -> Line:
+    """The line with the words in characters [start, end) no surer than WRITTEN_CONFIDENCE."""
+    inside = _words_in(line, start, end)
+    words = tuple(dataclasses.replace(w, confidence=min(w.confidence, WRITTEN_CONFIDENCE))
+                  if w in inside else w for w in line.words)
+    return dataclasses.replace(line, words=words)
 
 
 def _part(word: Word, start: int, end: int) -> Word:

@@ -187,7 +187,12 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
     # Half the gazette scans have the number's digits and the day written by hand into the
     # printed blanks (a generator of its own: the other choices stay as they were).
     written = variant == "gazette" and random.Random(f"{seed}:written").random() < 0.5
-    pdf, layout = render_pdf_with_layout(spec, real=RealLayout(stamped=True) if written else None)
+    # A quarter of the scans lose "Nơi nhận:" (OCR drops the bold italic heading beside the
+    # block's first line): the block is found by its own lines then.
+    unlabelled = variant in ("scan150", "gazette", "photo") and \
+        random.Random(f"{seed}:nolabel").random() < 0.25
+    pdf, layout = render_pdf_with_layout(spec, real=RealLayout(stamped=written,
+                                                                recipients_label=not unlabelled))
     if variant == "ocrlayer":
         images = scan_pages(pdf, layout, dpi=200, seed=seed)
         mode = rng.choice(["no_diacritics", "mojibake"])
@@ -210,7 +215,7 @@ def _real_variant(out_dir: Path, stem: str, spec: DocumentSpec, seed: int, varia
     return path, layout, {"dpi": dpi, "jpeg_quality": [i.info["quality"] for i in images],
                           "incoming_stamp": _stamp_truth(incoming),
                           "gazette_stamp": gazette_text, "written_digits": written,
-                          "seal_over_name": over_name}
+                          "seal_over_name": over_name, "recipients_label": not unlabelled}
 
 
 def _write_document(out_dir: Path, stem: str, spec: DocumentSpec, seed: int,

@@ -117,6 +117,7 @@ class RealLayout:
     glue_seed: int | None = None  # some spans lose the space between two words
     incoming: IncomingStamp | None = None   # drawn as text over page 1
     caps_font: bool = False     # TCVN3 capitals set in the caps-only ".VnTimeH" font
+    recipients_label: bool = True   # False: no "Nơi nhận:", as when OCR loses it on a scan
 
 
 @dataclass(frozen=True)
@@ -487,7 +488,8 @@ def _closing_blocks(flow: _Flow, spec: DocumentSpec) -> tuple[int, BBox, BBox, B
     signature_bbox = BBox(SIGNER_COL[0], sig_top, SIGNER_COL[1], sig_bottom)
 
     ry = top + 12 * LEADING
-    flow.page.runs.append(Run("Nơi nhận:", "BI", 12.0, RECIPIENTS_COL[0], ry - 3))
+    if flow.real.recipients_label:
+        flow.page.runs.append(Run("Nơi nhận:", "BI", 12.0, RECIPIENTS_COL[0], ry - 3))
     for line in rec_lines:
         ry += rec_size * LEADING
         flow.page.runs.append(Run(line, "R", rec_size, RECIPIENTS_COL[0], ry - 3))

@@ -340,6 +340,27 @@ def test_a_seal_pasted_over_the_start_of_the_name_leaves_it_right_or_unsure(tmp_
     assert right >= 2
 
 
+def test_a_signer_block_without_its_recipients_heading_is_found_by_its_own_lines(tmp_path):
+    # As on the real 22: OCR loses "Nơi nhận:" beside a block standing above the middle of
+    # its page (here at the top of a page of its own, or under a short last paragraph): the
+    # block is found from its prefix line, the list beside it from the block's first line.
+    from kiemchung.extractors.pipeline import inspect_file
+
+    for seed in (43, 57, 74):
+        spec = _real_spec(seed, list(DocType)[seed % len(DocType)])
+        path = _write_document(tmp_path, f"n{seed}", spec, seed, ("scan150",),
+                               real_spec=spec)[0][0]
+        want = truth(path)
+        assert not want["patterns"]["recipients_label"]
+        assert want["signer_block"]["bbox"][1] < 0.45 * pymupdf.paper_size("a4")[1]
+        fields = inspect_file(path).fields
+        assert fields.signer is not None, seed
+        assert fields.signer.value.title == want["signer"]["title"]
+        assert list(fields.signer.value.authority_chain) == want["signer"]["authority_all"]
+        assert fields.recipients is not None
+        assert fields.recipients.value[0] == want["recipients"][0].rstrip(";.")
+
+
 # --- extraction, compared with the truth (the extractor is learning these) ----------------
 
 def _norm(value) -> str:

@@ -224,3 +224,13 @@ def test_a_name_whose_start_the_seal_covers_gets_its_surname_back_unsure():
     signer = ocr_fields("21").signer
     assert signer.value.name == label("21")["signer_name"]
     assert signer.confidence < 0.6
+
+
+def test_a_signer_block_whose_recipients_heading_ocr_lost_keeps_its_title():
+    # 22: Tesseract reads "Nơi nhận:" beside `TM. ỦY BAN NHÂN DÂN` at confidence 0 (dropped
+    # as a stroke) and the seal's ring as `HIÊN ZEŸ)`; the block begins at its prefix line.
+    want = label("22")
+    fields = ocr_fields("22")
+    signer = fields.value("signer")
+    assert (signer.title, signer.authority) == (want["signer_title"], want["signer_authority"])
+    assert fields.recipients is not None and "Văn phòng Chính phủ" in fields.recipients.value
