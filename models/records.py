@@ -25,7 +25,7 @@ from kiemchung.models.document import BBox, Word
 from kiemchung.models.inspection import Inspection
 
 # Bump when the extractors read differently or the models change shape.
-EXTRACTOR_VERSION = "9"
+EXTRACTOR_VERSION = "10"
 RECORD_FORMAT = 2
 
 
