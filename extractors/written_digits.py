@@ -38,7 +38,7 @@ WRITTEN_CONFIDENCE = 0.5   # at most, for digits read in a blank: often wrong (s
 # 1 (though on ../shared/realdocs it read a handwritten "51" as "9" at 0.6).
 DOUBTFUL = 0.3
 MIN_VOTES = 3              # of the renderings, that must agree on the value
-# Digits this much taller than the line's print were written by hand, however sure Tesseract
+# Digits this much taller than the printed year were written by hand, however sure Tesseract
 # is of them (it read a written "02" as "3" at 0.8, a "51" as "9" at 0.6).
 WRITTEN_HEIGHT = 1.25
 DPI = 400
@@ -64,9 +64,13 @@ def with_written_digits(page: Page, crop: Crop) -> Page:
     region of the page (points) in colour."""
     lines = list(page.lines)
     dropped: set[int] = set()
-    for index, line, partner in _rows(page):
+    rows = _rows(page)
+    header_years = _year_heights([line for _, line, _ in rows])
+    for index, line, partner in rows:
+        # Print's height: the line's own year (a date line's), else the smallest in the header.
+        print_height = next(iter(_year_heights([line])), min(header_years, default=None))
         for pattern, width in ((_NUMBER_BLANK_RE, 5), (_DAY_BLANK_RE, 2)):
-            blank = _unreadable_blank(line, pattern, width)
+            blank = _unreadable_blank(line, pattern, width, print_height)
             # A comma or a dot OCR glued to the label ("ngày,@3") is no part of the blank's box.
             box = _blank_box(line, _after_marks(line.text, blank[0]), blank[1]) \
                 if blank is not None else None
@@ -124,10 +128,11 @@ def _same_baseline(a: Line, b: Line) -> bool:
     return overlap > 0.5 * min(a.height, b.height)
 
 
-def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int, int] | None:
+def _unreadable_blank(line: Line, pattern: re.Pattern, width: int,
+                      print_height: float | None) -> tuple[int, int] | None:
     """The span of the line's text where the number or the day stands, when what OCR read
     there is no digits (no day of a month), digits it all but guessed, or digits written by
-    hand (taller than the print)."""
+    hand (taller than the printed digits, `print_height`)."""
     match = pattern.search(line.text)
     if match is None:
         return None
@@ -138,7 +143,7 @@ def _unreadable_blank(line: Line, pattern: re.Pattern, width: int) -> tuple[int,
     if re.fullmatch(rf"\d{{1,{width}}}", digits) and (width != 2 or 1 <= int(digits) <= 31):
         words = _words_in(line, start, end)
         if min((w.confidence for w in words), default=1.0) >= DOUBTFUL \
-                and not _taller_than_print(line, words):
+                and not _taller_than_print(words, print_height):
             return None
     return start, end
 
@@ -148,15 +153,16 @@ def _words_in(line: Line, start: int, end: int) -> list[Word]:
             if a < end and b > start]
 
 
-def _taller_than_print(line: Line, words: list[Word]) -> bool:
-    """Whether `words` stand WRITTEN_HEIGHT taller than the print of their line: its printed
-    digits (the month and the year of a date line) or else its other words."""
-    others = [w for w in line.words if w not in words]
-    printed = [w for w in others if w.text.strip(".,;:").isdigit()] or others
-    if not words or not printed:
-        return False
-    heights = sorted(w.bbox.y1 - w.bbox.y0 for w in printed)
-    return max(w.bbox.y1 - w.bbox.y0 for w in words) > WRITTEN_HEIGHT * heights[len(heights) // 2]
+def _year_heights(lines: list[Line]) -> list[float]:
+    """The heights of the years printed in `lines` (`năm 2025`): digits no hand writes."""
+    return [w.bbox.y1 - w.bbox.y0 for line in lines for w in line.words
+            if re.fullmatch(r"(19|20)\d\d[.,;]?", w.text)]
+
+
+def _taller_than_print(words: list[Word], print_height: float | None) -> bool:
+    """Whether `words` stand WRITTEN_HEIGHT taller than printed digits."""
+    return print_height is not None and bool(words) and \
+        max(w.bbox.y1 - w.bbox.y0 for w in words) > WRITTEN_HEIGHT * print_height
 
 
 def _after_marks(text: str, start: int) -> int:
