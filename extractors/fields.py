@@ -37,7 +37,7 @@ from kiemchung.extractors.lexicon import (
     unmarked,
 )
 from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
-from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, nfc
+from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, Word, nfc
 from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
 
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
@@ -623,6 +623,8 @@ def _signer(document: DocumentText):
     block = [ln for ln in _sorted_lines(page)
              if ln.bbox.x0 >= page.width * 0.42 and ln.bbox.y0 >= top and not _is_stamp(ln)
              and _trimmed(ln.text)]
+    if page.source == TextSource.OCR:
+        block = [_title_without_strokes(ln) for ln in block]
     names = [i for i, ln in enumerate(block) if _person_name(ln.text)[1]]
     # Caps lines of a few letters at least: a lone capital is a speck of the signature.
     titles = [i for i, ln in enumerate(block)
@@ -672,6 +674,27 @@ def _signer(document: DocumentText):
     name_text = located.text
     start = name_text.rfind(name_line.text)
     return page, located.field(signer, span=(start, start + len(name_line.text)), score=score)
+
+
+STROKE_CONFIDENCE = 0.25   # an OCR'd word below it at a signer line's end is ink over it
+
+
+def _title_without_strokes(line: Line) -> Line:
+    """A title line the way it is printed, when OCR read a signature's strokes or the seal's
+    ring at its ends as words of next to no confidence (`c.(ó1o „ GIÁM ĐỐC`); any other
+    line as it is (a name keeps even a surname read that badly)."""
+    def stroke(word: Word) -> bool:
+        return word.confidence < STROKE_CONFIDENCE or not _has_letter_or_digit(word.text)
+
+    words = list(line.words)
+    while words and stroke(words[0]):
+        words.pop(0)
+    while words and stroke(words[-1]):
+        words.pop()
+    if not words or len(words) == len(line.words) or _is_caps(line.text) \
+            or not _is_caps(" ".join(w.text for w in words)):
+        return line
+    return dataclasses.replace(line, words=tuple(words))
 
 
 BLOCK_TOP = 0.45    # of the page's height: without "Nơi nhận:", the signer block stands below

@@ -361,6 +361,21 @@ def test_a_signer_block_without_its_recipients_heading_is_found_by_its_own_lines
         assert fields.recipients.value[0] == want["recipients"][0].rstrip(";.")
 
 
+def test_a_title_with_the_seals_ink_read_before_it_is_the_title(tmp_path):
+    # Read with the page's layout, the seal's ring beside `GIÁM ĐỐC` comes out as words of no
+    # confidence on the title's line (`c.(ó1o „ GIÁM ĐỐC`): the title is what is printed.
+    from kiemchung.extractors.pipeline import inspect_file
+
+    seed = 21
+    spec = _real_spec(seed, list(DocType)[seed % len(DocType)])
+    path = _write_document(tmp_path, f"t{seed}", spec, seed, ("scan150",), real_spec=spec)[0][0]
+    want = truth(path)
+    signer = inspect_file(path).fields.signer
+    assert signer is not None
+    assert (signer.value.title, signer.value.name) == (want["signer"]["title"],
+                                                       want["signer"]["name"])
+
+
 # --- extraction, compared with the truth (the extractor is learning these) ----------------
 
 def _norm(value) -> str:
