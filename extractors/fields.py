@@ -36,6 +36,7 @@ from kiemchung.extractors.lexicon import (
     snap_name,
     unmarked,
 )
+from kiemchung.extractors.ocr import STROKE_CONFIDENCE
 from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
 from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, Word, nfc
 from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
@@ -674,9 +675,6 @@ def _signer(document: DocumentText):
     name_text = located.text
     start = name_text.rfind(name_line.text)
     return page, located.field(signer, span=(start, start + len(name_line.text)), score=score)
-
-
-STROKE_CONFIDENCE = 0.25   # an OCR'd word below it at a signer line's end is ink over it
 
 
 def _title_without_strokes(line: Line) -> Line:

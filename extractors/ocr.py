@@ -57,7 +57,7 @@ _STRIP_CELLS = 64       # cell rows binarised at a time (memory)
 # confidence of print. Such a word is doubtful whatever Tesseract says.
 _GARBLED = frozenset("†‡#⁄|Ø@¬^~*$§¤¡¿™«»\\")
 _GARBLED_CONFIDENCE = 0.3
-_STROKE_CONFIDENCE = 0.25  # in a signer area, a word read below it at a line's end is strokes
+STROKE_CONFIDENCE = 0.25  # in a signer area, a word read below it at a line's end is strokes
 _MIDDLE = (0.35, 0.55)  # share of an area's width where a header's two columns meet
 _COLUMN_GAP = 1.2       # line heights: a gap there this wide parts the columns
 
@@ -413,7 +413,7 @@ def _trimmed(words: tuple[Word, ...]) -> tuple[Word, ...]:
     a row stays: it is a title's word with a stroke glued to it (`s.PHÓ`, `——Q.GIÁM`).
     Measured on the real signer areas: strokes read below 0.25, printed words above."""
     def stroke(word: Word) -> bool:
-        return word.confidence < _STROKE_CONFIDENCE and not _capitals(word.text, 3)
+        return word.confidence < STROKE_CONFIDENCE and not _capitals(word.text, 3)
 
     start, end = 0, len(words)
     while start < end and stroke(words[start]):
