@@ -81,7 +81,7 @@ PROGRAMME_PHRASES = (
     "nền tảng số", "hạ tầng số", "dữ liệu số", "cơ sở dữ liệu", "công nghệ thông tin",
     "an toàn thông tin", "thông tin", "dịch vụ công trực tuyến", "dịch vụ công", "trực tuyến",
     "toàn trình", "thủ tục hành chính", "hồ sơ", "chữ ký số", "ký số", "văn bản điện tử",
-    "kiểm chứng", "tài liệu kiểm chứng",
+    "kiểm chứng", "tài liệu kiểm chứng", "đẩy mạnh", "triển khai", "tổng hợp",
 )
 
 # Name syllables, the most common first among those spelled with the same letters.

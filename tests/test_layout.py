@@ -92,6 +92,8 @@ def _snapped(text: str) -> str:
     ("Phê duyệt Kế hoạch chuyến đối số năm 2024", "Phê duyệt Kế hoạch chuyển đổi số năm 2024"),
     ("hoạt động của Tố công nghệ số cộng đồng", "hoạt động của Tổ công nghệ số cộng đồng"),
     ("tài liệu kiếm chứng", "tài liệu kiểm chứng"),
+    ("Về đấy mạnh chuyển đổi số", "Về đẩy mạnh chuyển đổi số"),
+    ("Triến khai, tống hợp kết quả", "Triển khai, tổng hợp kết quả"),
     ("phát huy truyền thống", "phát huy truyền thống"),     # not "truyền thông"
 ])
 def test_header_phrases_get_back_the_marks_ocr_lost(ocr, printed):
