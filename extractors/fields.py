@@ -36,9 +36,9 @@ from kiemchung.extractors.lexicon import (
     snap_name,
     unmarked,
 )
-from kiemchung.extractors.ocr import STROKE_CONFIDENCE
+from kiemchung.extractors.ocr import without_strokes
 from kiemchung.extractors.tcvn3 import is_vietnamese_syllable
-from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, Word, nfc
+from kiemchung.models.document import BBox, DocumentText, Line, Page, TextSource, nfc
 from kiemchung.models.fields import DocType, DocumentFields, Field, Provenance, Signer
 
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
@@ -681,18 +681,11 @@ def _title_without_strokes(line: Line) -> Line:
     """A title line the way it is printed, when OCR read a signature's strokes or the seal's
     ring at its ends as words of next to no confidence (`c.(ó1o „ GIÁM ĐỐC`); any other
     line as it is (a name keeps even a surname read that badly)."""
-    def stroke(word: Word) -> bool:
-        return word.confidence < STROKE_CONFIDENCE or not _has_letter_or_digit(word.text)
-
-    words = list(line.words)
-    while words and stroke(words[0]):
-        words.pop(0)
-    while words and stroke(words[-1]):
-        words.pop()
+    words = without_strokes(line.words)
     if not words or len(words) == len(line.words) or _is_caps(line.text) \
             or not _is_caps(" ".join(w.text for w in words)):
         return line
-    return dataclasses.replace(line, words=tuple(words))
+    return dataclasses.replace(line, words=words)
 
 
 BLOCK_TOP = 0.45    # of the page's height: without "Nơi nhận:", the signer block stands below

@@ -57,7 +57,7 @@ _STRIP_CELLS = 64       # cell rows binarised at a time (memory)
 # confidence of print. Such a word is doubtful whatever Tesseract says.
 _GARBLED = frozenset("†‡#⁄|Ø@¬^~*$§¤¡¿™«»\\")
 _GARBLED_CONFIDENCE = 0.3
-STROKE_CONFIDENCE = 0.25  # in a signer area, a word read below it at a line's end is strokes
+_STROKE_CONFIDENCE = 0.25  # in a signer area, a word read below it at a line's end is strokes
 _MIDDLE = (0.35, 0.55)  # share of an area's width where a header's two columns meet
 _COLUMN_GAP = 1.2       # line heights: a gap there this wide parts the columns
 
@@ -367,7 +367,7 @@ def _lines_from_data(data: dict, to_page: _PixelToPage,
         if not words:
             continue
         for part in _split_columns(words, middle):
-            part = _trimmed(part) if trim else part
+            part = without_strokes(part) if trim else part
             framed = [any(f.contains_centre(w.bbox) for f in frames or ()) for w in part]
             stamp = tuple(w for w, inside in zip(part, framed, strict=True) if inside)
             printed = tuple(w for w, inside in zip(part, framed, strict=True) if not inside)
@@ -406,14 +406,14 @@ def _without_specks(words: list[Word]) -> list[Word]:
     return [w for w in words if kept(w)]
 
 
-def _trimmed(words: tuple[Word, ...]) -> tuple[Word, ...]:
+def without_strokes(words: tuple[Word, ...]) -> tuple[Word, ...]:
     """Read as one block, the strokes of a signature or a seal beside the title and the name
     come out as words of almost no confidence at the ends of their lines (`hiế Tần Duy Đông`,
     `se, GIÁM ĐÓC`) or as lines of such words: they are dropped. A word with three capitals in
     a row stays: it is a title's word with a stroke glued to it (`s.PHÓ`, `——Q.GIÁM`).
     Measured on the real signer areas: strokes read below 0.25, printed words above."""
     def stroke(word: Word) -> bool:
-        return word.confidence < STROKE_CONFIDENCE and not _capitals(word.text, 3)
+        return word.confidence < _STROKE_CONFIDENCE and not _capitals(word.text, 3)
 
     start, end = 0, len(words)
     while start < end and stroke(words[start]):

@@ -1,5 +1,5 @@
-"""The handwritten-digit network (extractors/handwriting.py): its decoding, its output's shape,
-and what it reads between print cut by a blank's edges (real blanks: tests/test_realdocs.py;
+"""The handwritten-digit networks (extractors/handwriting.py): their decoding, output shape,
+and what they read between print cut by a blank's edges (real blanks: tests/test_realdocs.py;
 the generator's pen digits: tests/test_generated_patterns.py)."""
 
 from __future__ import annotations
